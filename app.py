@@ -1,0 +1,159 @@
+"""The Items API routes: parse the request, call chalicelib, shape the response."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Chalice, CORSConfig, Request, Response
+
+from chalicelib.errors import DependencyUnavailableError, ItemsApiError
+from chalicelib.settings import cors_allow_origin, get_settings
+from chalicelib.web import (
+    error_response,
+    header,
+    item_response,
+    json_response,
+    parse_cursor,
+    parse_if_match,
+    parse_limit,
+    parse_status,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.container import Services
+
+app = Chalice(app_name="items-api")
+app.api.binary_types = []  # every body of this API is text
+
+CORS = CORSConfig(
+    allow_origin=cors_allow_origin(),
+    allow_headers=["Content-Type", "If-Match", "Idempotency-Key", "X-Api-Key"],
+    expose_headers=["ETag", "Location"],
+    max_age=600,
+)
+JSON_TYPES = ["application/json"]
+MERGE_PATCH_TYPES = ["application/json", "application/merge-patch+json"]
+
+
+@functools.cache
+def get_services() -> Services:
+    """The services of this process, built on first use (no AWS client at import time)."""
+    from chalicelib.container import build_services
+
+    return build_services(get_settings())
+
+
+def route(path: str, *, api_key_required: bool = True, **options: Any) -> Callable[..., Any]:
+    """``app.route`` with the API's defaults: CORS, API key, and domain errors as responses."""
+
+    def register(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def handle(**params: str) -> Response:
+            try:
+                return view(**params)
+            except ItemsApiError as error:
+                return error_response(error)
+
+        app.route(path, cors=CORS, api_key_required=api_key_required, **options)(handle)
+        return handle
+
+    return register
+
+
+@app.middleware("http")
+def require_local_api_key(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Local parity for API keys.
+
+    Neither ``chalice local`` nor the test client enforces ``api_key_required``; when
+    ``LOCAL_API_KEY`` is set (``make run``, the tests; never in Lambda) this refuses a request
+    without that key exactly as API Gateway would.
+    """
+    expected = os.environ.get("LOCAL_API_KEY")
+    if expected and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
+        context = event.context or {}
+        entry = app.routes.get(context.get("resourcePath", ""), {}).get(event.method)
+        requires_key = entry is not None and entry.api_key_required
+        if requires_key and header(event.headers, "x-api-key") != expected:
+            return Response(
+                body='{"message":"Forbidden"}',
+                status_code=403,
+                headers={"Content-Type": "application/json"},
+            )
+    return get_response(event)
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None, "only called while a request is being handled"
+    return request
+
+
+def _body() -> dict[str, Any]:
+    from chalicelib.jsonio import parse_json_object
+
+    raw = _request().raw_body
+    return parse_json_object(raw.encode() if isinstance(raw, str) else raw)
+
+
+def _expected_version() -> int | None:
+    return parse_if_match(header(_request().headers, "if-match"))
+
+
+@route("/health", api_key_required=False)
+def health() -> Response:
+    services = get_services()
+    checks: dict[str, str] = {}
+    for name, ping in (("dynamodb", services.items.repository.ping), ("s3", services.files.ping)):
+        try:
+            ping()
+            checks[name] = "ok"
+        except ItemsApiError:
+            checks[name] = "unavailable"
+    healthy = all(state == "ok" for state in checks.values())
+    if healthy:
+        return json_response({"status": "ok", "checks": checks})
+    retry_after = {"Retry-After": str(DependencyUnavailableError.RETRY_AFTER)}
+    return json_response({"status": "unavailable", "checks": checks}, 503, retry_after)
+
+
+@route("/items", methods=["POST"], content_types=JSON_TYPES)
+def create_item() -> Response:
+    item = get_services().items.create(_body())
+    return item_response(item, 201, {"Location": f"/items/{item['id']}"})
+
+
+@route("/items", methods=["GET"])
+def list_items() -> Response:
+    params: dict[str, str] = _request().query_params or {}
+    items, next_cursor = get_services().items.list(
+        parse_limit(params.get("limit")),
+        parse_cursor(params.get("cursor")),
+        parse_status(params.get("status")),
+    )
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@route("/items/{item_id}", methods=["GET"])
+def get_item(item_id: str) -> Response:
+    return item_response(get_services().items.get(item_id))
+
+
+@route("/items/{item_id}", methods=["PUT"], content_types=JSON_TYPES)
+def replace_item(item_id: str) -> Response:
+    expected = _expected_version()
+    return item_response(get_services().items.replace(item_id, _body(), expected))
+
+
+@route("/items/{item_id}", methods=["PATCH"], content_types=MERGE_PATCH_TYPES)
+def patch_item(item_id: str) -> Response:
+    expected = _expected_version()
+    return item_response(get_services().items.patch(item_id, _body(), expected))
+
+
+@route("/items/{item_id}", methods=["DELETE"])
+def delete_item(item_id: str) -> Response:
+    get_services().items.delete(item_id, _expected_version())
+    return Response(body="", status_code=204)

@@ -1,0 +1,1 @@
+"""The Items API domain: models, storage, errors and settings. Nothing here knows about Chalice."""

@@ -1,0 +1,101 @@
+"""boto3 clients and the translation of AWS failures into domain errors.
+
+Clients are created on first use (never at import time) and take their region and endpoint from
+the standard environment (``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``,
+``AWS_ENDPOINT_URL_S3``), so the same code talks to the emulator locally and to AWS when deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import DependencyUnavailableError, ThrottledError
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+# botocore's default retry mode is still "legacy", whose back-off alone can sleep ~25 s. Standard
+# mode with three attempts and short timeouts bounds the worst case of one call to about
+# 3 x (1 s connect + 2 s read) plus ~3 s of jittered back-off, well inside the Lambda timeout
+# (20 s), itself inside API Gateway's 29 s.
+MAX_ATTEMPTS = 3
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 2.0
+
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+        "SlowDown",
+    }
+)
+UNAVAILABLE_CODES = frozenset(
+    {
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        # A missing table or bucket is a deployment fault; the client can only retry later.
+        "ResourceNotFoundException",
+        "NoSuchBucket",
+    }
+)
+
+
+def client_config() -> Config:
+    """The retry and timeout policy of every client the API creates."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        tcp_keepalive=True,
+    )
+
+
+def create_client(service_name: str) -> Any:
+    """A new client for ``service_name`` with the API's retry policy."""
+    import boto3
+
+    return boto3.session.Session().client(service_name, config=client_config())  # type: ignore[call-overload]
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a ``ClientError`` (empty for anything else)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@contextmanager
+def translated_aws_errors(dependency: str) -> Iterator[None]:
+    """Turn throttling and unreachable-service failures into 429/503 domain errors.
+
+    ``dependency`` is a neutral word for the message ("storage", "file storage"): no table,
+    bucket, exception class or stack trace ever reaches a client.
+    """
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        HTTPClientError,
+        NoCredentialsError,
+    )
+
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in THROTTLING_CODES:
+            raise ThrottledError(f"{dependency} is busy, retry later") from exc
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in UNAVAILABLE_CODES or status >= 500:
+            raise DependencyUnavailableError(f"{dependency} is unavailable, retry later") from exc
+        raise
+    except (ConnectionError, HTTPClientError, NoCredentialsError) as exc:
+        raise DependencyUnavailableError(f"{dependency} is unavailable, retry later") from exc

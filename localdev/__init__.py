@@ -1,0 +1,1 @@
+"""Local development tooling: the moto emulator, resource bootstrap and `make run`."""

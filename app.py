@@ -127,7 +127,7 @@ def create_item() -> Response:
 
 @route("/items", methods=["GET"])
 def list_items() -> Response:
-    params: dict[str, str] = _request().query_params or {}
+    params: Any = _request().query_params or {}
     items, next_cursor = get_services().items.list(
         parse_limit(params.get("limit")),
         parse_cursor(params.get("cursor")),

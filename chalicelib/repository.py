@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.aws import error_code, translated_aws_errors
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, PreconditionFailedError
-from chalicelib.schema import ITEM_FIELDS, ITEMS_TABLE, STATUS_INDEX
+from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ITEM_FIELDS, ITEMS_TABLE, STATUS_INDEX
 
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -121,7 +121,10 @@ class ItemRepository:
             # it costs nothing and makes "create never overwrites" true by construction.
             self._client.put_item(
                 TableName=self._table,
-                Item={k: self._to_dynamo(v) for k, v in record.items()},
+                # An empty attachments map from the start lets adding an attachment be a
+                # single conditional UpdateItem of "attachments.<id>" (see attachments.py).
+                Item={k: self._to_dynamo(v) for k, v in record.items()}
+                | {ATTACHMENTS_ATTRIBUTE: {"M": {}}},
                 ConditionExpression="attribute_not_exists(#id)",
                 ExpressionAttributeNames={"#id": _ID},
             )

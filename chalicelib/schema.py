@@ -105,6 +105,9 @@ ITEM_FIELDS: tuple[str, ...] = (
     "version",
 )
 
+# The map of an item's attachment records, keyed by attachment id.
+ATTACHMENTS_ATTRIBUTE = "attachments"
+
 STATUS_INDEX = GlobalIndex(
     name="status-created_at-index",
     partition_key=KeyAttribute("status"),

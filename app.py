@@ -157,3 +157,33 @@ def patch_item(item_id: str) -> Response:
 def delete_item(item_id: str) -> Response:
     get_services().items.delete(item_id, _expected_version())
     return Response(body="", status_code=204)
+
+
+@route("/items/{item_id}/attachments", methods=["POST"], content_types=JSON_TYPES)
+def create_attachment(item_id: str) -> Response:
+    created = get_services().attachments.create(item_id, _body())
+    location = f"/items/{item_id}/attachments/{created['attachment']['id']}"
+    return json_response(created, 201, {"Location": location})
+
+
+@route("/items/{item_id}/attachments", methods=["GET"])
+def list_attachments(item_id: str) -> Response:
+    params: Any = _request().query_params or {}
+    attachments, next_cursor = get_services().attachments.list(
+        item_id, parse_limit(params.get("limit")), parse_cursor(params.get("cursor"))
+    )
+    return json_response({"items": attachments, "next_cursor": next_cursor})
+
+
+@route("/items/{item_id}/attachments/{attachment_id}", methods=["GET"])
+def download_attachment(item_id: str, attachment_id: str) -> Response:
+    url = get_services().attachments.download_url(item_id, attachment_id)
+    return Response(
+        body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"}
+    )
+
+
+@route("/items/{item_id}/attachments/{attachment_id}", methods=["DELETE"])
+def delete_attachment(item_id: str, attachment_id: str) -> Response:
+    get_services().attachments.delete(item_id, attachment_id)
+    return Response(body="", status_code=204)

@@ -46,7 +46,7 @@ UNAVAILABLE_CODES = frozenset(
 )
 
 
-def client_config() -> Config:
+def client_config(service_name: str) -> Config:
     """The retry and timeout policy of every client the API creates."""
     from botocore.config import Config
 
@@ -55,6 +55,8 @@ def client_config() -> Config:
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         tcp_keepalive=True,
+        # Presigned S3 URLs and POST policies must use SigV4 (SigV2 is refused in newer regions).
+        signature_version="s3v4" if service_name == "s3" else None,
     )
 
 
@@ -62,7 +64,8 @@ def create_client(service_name: str) -> Any:
     """A new client for ``service_name`` with the API's retry policy."""
     import boto3
 
-    return boto3.session.Session().client(service_name, config=client_config())  # type: ignore[call-overload]
+    session = boto3.session.Session()
+    return session.client(service_name, config=client_config(service_name))  # type: ignore[call-overload]
 
 
 def error_code(exc: Exception) -> str:

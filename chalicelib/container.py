@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.attachments import AttachmentRepository, AttachmentService
 from chalicelib.aws import create_client
 from chalicelib.cursors import CursorCodec
 from chalicelib.repository import ItemRepository
@@ -17,16 +18,24 @@ class Services:
     """Everything a request handler may call."""
 
     items: ItemService
+    attachments: AttachmentService
     files: FileStorage
 
 
 def build_services(settings: Settings) -> Services:
     """Wire the services to real AWS clients (region and endpoints from the environment)."""
     dynamodb = create_client("dynamodb")
-    s3 = create_client("s3")
-    repository = ItemRepository(
-        dynamodb, settings.items_table_name, CursorCodec(settings.cursor_secret)
+    cursors = CursorCodec(settings.cursor_secret)
+    files = FileStorage(create_client("s3"), settings.assets_bucket_name)
+    attachments = AttachmentService(
+        AttachmentRepository(dynamodb, settings.items_table_name),
+        files,
+        cursors,
+        allowed_content_types=settings.allowed_content_types,
+        max_bytes=settings.max_attachment_bytes,
     )
-    return Services(
-        items=ItemService(repository), files=FileStorage(s3, settings.assets_bucket_name)
+    items = ItemService(
+        ItemRepository(dynamodb, settings.items_table_name, cursors),
+        on_deleted=attachments.delete_all,
     )
+    return Services(items=items, attachments=attachments, files=files)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.aws import error_code, translated_aws_errors
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, PreconditionFailedError
 from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ITEM_FIELDS, ITEMS_TABLE, STATUS_INDEX
+from chalicelib.timestamps import utc_now
 
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -27,12 +27,6 @@ STORAGE = "storage"
 _ID = ITEMS_TABLE.partition_key.name
 _PROJECTION = ", ".join(f"#{f}" for f in ITEM_FIELDS)
 _PROJECTION_NAMES = {f"#{f}": f for f in ITEM_FIELDS}
-
-
-def utc_now() -> str:
-    """The current time as RFC 3339 UTC with milliseconds (sorts as it orders)."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def is_item_id(value: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import ConflictError, PreconditionFailedError
@@ -12,6 +13,7 @@ from chalicelib.models import (
     validate_write,
 )
 from chalicelib.repository import ItemRepository
+from chalicelib.schema import ATTACHMENTS_ATTRIBUTE
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times.
@@ -21,8 +23,14 @@ PATCH_ATTEMPTS = 3
 class ItemService:
     """The operations of the Items API."""
 
-    def __init__(self, repository: ItemRepository) -> None:
+    def __init__(
+        self,
+        repository: ItemRepository,
+        on_deleted: Callable[[str], None] | None = None,
+    ) -> None:
         self.repository = repository
+        # Called with the id of a deleted item that had attachments, to remove their files.
+        self._on_deleted = on_deleted
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.repository.create(validate_write(body))
@@ -73,4 +81,7 @@ class ItemService:
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def delete(self, item_id: str, expected_version: int | None) -> None:
-        self.repository.delete(item_id, expected_version)
+        """Delete the item (one conditional request), then the files of its attachments."""
+        deleted = self.repository.delete(item_id, expected_version)
+        if deleted.get(ATTACHMENTS_ATTRIBUTE) and self._on_deleted is not None:
+            self._on_deleted(item_id)

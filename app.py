@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, CORSConfig, Request, Response
 
 from chalicelib.errors import DependencyUnavailableError, ItemsApiError
+from chalicelib.jsonio import dumps
 from chalicelib.settings import cors_allow_origin, get_settings
 from chalicelib.web import (
+    JSON,
     error_response,
+    etag,
     header,
     item_response,
     json_response,
@@ -61,6 +65,24 @@ def route(path: str, *, api_key_required: bool = True, **options: Any) -> Callab
         return handle
 
     return register
+
+
+@app.middleware("http")
+def log_and_measure(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """One structured log line and the business metric of every request."""
+    from chalicelib import telemetry
+
+    started = time.perf_counter()
+    response = get_response(event)
+    context = event.context or {}
+    telemetry.record_request(
+        method=event.method,
+        route=context.get("resourcePath", ""),
+        status=response.status_code,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        request_id=context.get("requestId"),
+    )
+    return response
 
 
 @app.middleware("http")
@@ -121,8 +143,36 @@ def health() -> Response:
 
 @route("/items", methods=["POST"], content_types=JSON_TYPES)
 def create_item() -> Response:
-    item = get_services().items.create(_body())
-    return item_response(item, 201, {"Location": f"/items/{item['id']}"})
+    from chalicelib.idempotency import parse_idempotency_key
+
+    request = _request()
+    key = parse_idempotency_key(header(request.headers, "idempotency-key"))
+    body = _body()
+    services = get_services()
+
+    def create() -> dict[str, Any]:
+        item = services.items.create(body)
+        return {
+            "status_code": 201,
+            "body": dumps(item),
+            "headers": {"ETag": etag(item["version"]), "Location": f"/items/{item['id']}"},
+        }
+
+    if key is None:
+        created = create()
+    else:
+        created = services.idempotency.run_once(
+            key=key,
+            scope=header(request.headers, "x-api-key") or "",
+            body=body,
+            create=create,
+            lambda_context=app.lambda_context,
+        )
+    return Response(
+        body=created["body"],
+        status_code=created["status_code"],
+        headers={"Content-Type": JSON, **created["headers"]},
+    )
 
 
 @route("/items", methods=["GET"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib import telemetry
 from chalicelib.attachments import AttachmentRepository, AttachmentService
 from chalicelib.aws import create_client
 from chalicelib.cursors import CursorCodec
+from chalicelib.idempotency import IdempotentCreates
 from chalicelib.repository import ItemRepository
 from chalicelib.service import ItemService
 from chalicelib.settings import Settings
@@ -20,10 +22,12 @@ class Services:
     items: ItemService
     attachments: AttachmentService
     files: FileStorage
+    idempotency: IdempotentCreates
 
 
 def build_services(settings: Settings) -> Services:
     """Wire the services to real AWS clients (region and endpoints from the environment)."""
+    telemetry.tracer()  # in Lambda: patch botocore for X-Ray before any client exists
     dynamodb = create_client("dynamodb")
     cursors = CursorCodec(settings.cursor_secret)
     files = FileStorage(create_client("s3"), settings.assets_bucket_name)
@@ -36,6 +40,11 @@ def build_services(settings: Settings) -> Services:
     )
     items = ItemService(
         ItemRepository(dynamodb, settings.items_table_name, cursors),
-        on_deleted=attachments.delete_all,
+        remove_files=attachments.delete_all,
     )
-    return Services(items=items, attachments=attachments, files=files)
+    return Services(
+        items=items,
+        attachments=attachments,
+        files=files,
+        idempotency=IdempotentCreates(dynamodb, settings.idempotency_table_name),
+    )

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.errors import ConflictError, PreconditionFailedError
+from chalicelib import telemetry
+from chalicelib.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    ItemsApiError,
+    NotFoundError,
+    PreconditionFailedError,
+)
 from chalicelib.models import (
     apply_attributes_patch,
     patch_needs_stored_attributes,
     validate_patch,
     validate_write,
 )
-from chalicelib.repository import ItemRepository
-from chalicelib.schema import ATTACHMENTS_ATTRIBUTE
+from chalicelib.repository import ItemRepository, is_item_id
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times.
@@ -26,11 +33,11 @@ class ItemService:
     def __init__(
         self,
         repository: ItemRepository,
-        on_deleted: Callable[[str], None] | None = None,
+        remove_files: Callable[[str], None] | None = None,
     ) -> None:
         self.repository = repository
-        # Called with the id of a deleted item that had attachments, to remove their files.
-        self._on_deleted = on_deleted
+        # Removes every attachment file of an item id (see AttachmentService.delete_all).
+        self._remove_files = remove_files
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.repository.create(validate_write(body))
@@ -81,7 +88,26 @@ class ItemService:
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def delete(self, item_id: str, expected_version: int | None) -> None:
-        """Delete the item (one conditional request), then the files of its attachments."""
-        deleted = self.repository.delete(item_id, expected_version)
-        if deleted.get(ATTACHMENTS_ATTRIBUTE) and self._on_deleted is not None:
-            self._on_deleted(item_id)
+        """Delete the item (one conditional request), then every file below its folder.
+
+        The folder is swept even when no attachment is recorded, because a presigned upload may
+        land after its record was deleted. If the sweep fails, the answer is a 503 and the
+        failure is logged and counted; the retried DELETE (then a 404) sweeps again.
+        """
+        try:
+            self.repository.delete(item_id, expected_version)
+        except NotFoundError:
+            if self._remove_files is not None and is_item_id(item_id):
+                with contextlib.suppress(ItemsApiError):
+                    self._remove_files(item_id)
+            raise
+        if self._remove_files is None:
+            return
+        try:
+            self._remove_files(item_id)
+        except ItemsApiError as exc:
+            telemetry.orphaned_files(item_id, exc)
+            raise DependencyUnavailableError(
+                f"item {item_id} was deleted but some of its files were not; "
+                "retry the DELETE to remove them"
+            ) from exc

@@ -141,6 +141,13 @@ def health() -> Response:
     return json_response({"status": "unavailable", "checks": checks}, 503, retry_after)
 
 
+@route("/openapi.json", api_key_required=False)
+def openapi_document() -> Response:
+    from chalicelib.openapi import build_document
+
+    return json_response(build_document())
+
+
 @route("/items", methods=["POST"], content_types=JSON_TYPES)
 def create_item() -> Response:
     from chalicelib.idempotency import parse_idempotency_key

@@ -1,0 +1,299 @@
+"""The OpenAPI 3.1 document of the API, built from the models that validate requests.
+
+``OPERATIONS`` declares every route once; a test compares it with Chalice's route table, so a
+route cannot be added or removed without the document following.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.attachments import AttachmentCreate, AttachmentPublic
+from chalicelib.idempotency import EXPIRES_AFTER_SECONDS
+from chalicelib.jsonio import MAX_BODY_BYTES
+from chalicelib.models import ItemPublic, ItemWrite
+from chalicelib.web import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES
+
+REF = "#/components/schemas/{model}"
+
+
+class Error(BaseModel):
+    """An error of the application (Chalice's shape)."""
+
+    Code: str
+    Message: str
+
+
+class GatewayError(BaseModel):
+    """A refusal by API Gateway itself, such as a missing API key."""
+
+    message: str
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class ItemPage(BaseModel):
+    items: list[ItemPublic]
+    next_cursor: str | None
+
+
+class AttachmentPage(BaseModel):
+    items: list[AttachmentPublic]
+    next_cursor: str | None
+
+
+class PresignedPost(BaseModel):
+    url: str
+    fields: dict[str, str]
+
+
+class AttachmentCreated(BaseModel):
+    attachment: AttachmentPublic
+    upload: PresignedPost
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method of one path, as documented."""
+
+    summary: str
+    success: int
+    response: str | None = None  # schema name of the success body
+    request: str | None = None  # schema name of the request body
+    request_types: tuple[str, ...] = ("application/json",)
+    errors: tuple[int, ...] = ()
+    query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    success_headers: tuple[str, ...] = ()
+    api_key: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ITEM = "/items/{item_id}"
+ATTACHMENTS = "/items/{item_id}/attachments"
+ATTACHMENT = "/items/{item_id}/attachments/{attachment_id}"
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("/health", "GET"): Operation(
+        "Health of the API and its dependencies", 200, "Health", errors=(503,), api_key=False
+    ),
+    ("/openapi.json", "GET"): Operation("This document", 200, api_key=False),
+    ("/items", "POST"): Operation(
+        "Create an item",
+        201,
+        "ItemPublic",
+        "ItemWrite",
+        errors=(400, 409, 413, 415, 422, 429, 503),
+        headers=("Idempotency-Key",),
+        success_headers=("ETag", "Location"),
+    ),
+    ("/items", "GET"): Operation(
+        "List items", 200, "ItemPage", errors=(400, 429, 503), query=("limit", "cursor", "status")
+    ),
+    (ITEM, "GET"): Operation(
+        "Get an item", 200, "ItemPublic", errors=(404, 429, 503), success_headers=("ETag",)
+    ),
+    (ITEM, "PUT"): Operation(
+        "Replace an item",
+        200,
+        "ItemPublic",
+        "ItemWrite",
+        errors=(400, 404, 412, 413, 415, 429, 503),
+        headers=("If-Match",),
+        success_headers=("ETag",),
+    ),
+    (ITEM, "PATCH"): Operation(
+        "Merge-patch an item (RFC 7396)",
+        200,
+        "ItemPublic",
+        "ItemPatch",
+        request_types=("application/merge-patch+json", "application/json"),
+        errors=(400, 404, 409, 412, 413, 415, 429, 503),
+        headers=("If-Match",),
+        success_headers=("ETag",),
+    ),
+    (ITEM, "DELETE"): Operation(
+        "Delete an item and its attachments",
+        204,
+        errors=(400, 404, 412, 429, 503),
+        headers=("If-Match",),
+    ),
+    (ATTACHMENTS, "POST"): Operation(
+        "Start an attachment upload (presigned S3 POST)",
+        201,
+        "AttachmentCreated",
+        "AttachmentCreate",
+        errors=(400, 404, 413, 415, 429, 503),
+        success_headers=("Location",),
+    ),
+    (ATTACHMENTS, "GET"): Operation(
+        "List an item's attachments",
+        200,
+        "AttachmentPage",
+        errors=(400, 404, 429, 503),
+        query=("limit", "cursor"),
+    ),
+    (ATTACHMENT, "GET"): Operation(
+        "Download an attachment (redirect to a presigned S3 GET)",
+        302,
+        errors=(404, 429, 503),
+        success_headers=("Location",),
+    ),
+    (ATTACHMENT, "DELETE"): Operation(
+        "Delete an attachment and its file", 204, errors=(404, 429, 503)
+    ),
+}
+
+_PARAMETERS: dict[str, dict[str, Any]] = {
+    "item_id": {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    "attachment_id": {
+        "name": "attachment_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_PAGE_SIZE,
+            "default": DEFAULT_PAGE_SIZE,
+        },
+    },
+    "cursor": {
+        "name": "cursor",
+        "in": "query",
+        "description": "Opaque: the next_cursor of the previous page.",
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "status": {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
+    "If-Match": {
+        "name": "If-Match",
+        "in": "header",
+        "description": 'The version the write expects: "<version>", a bare integer, or *.',
+        "schema": {"type": "string", "pattern": r'^(\*|"[0-9]{1,15}"|[0-9]{1,15})$'},
+    },
+    "Idempotency-Key": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "description": f"Repeats within {EXPIRES_AFTER_SECONDS // 3600} h replay the first "
+        "response.",
+        "schema": {"type": "string", "pattern": r"^[\x21-\x7e][\x20-\x7e]{0,254}$"},
+    },
+}
+
+_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {"description": 'The item\'s version, quoted: "3".', "schema": {"type": "string"}},
+    "Location": {"description": "URL of the resource.", "schema": {"type": "string"}},
+}
+
+_ERRORS = {
+    400: "Invalid request; the message names the field or header",
+    403: "Missing or invalid API key (API Gateway)",
+    404: "No such resource",
+    409: "An idempotent request with this key is still in progress, or concurrent changes",
+    412: "If-Match does not match the stored version; nothing was written",
+    413: f"Body larger than {MAX_BODY_BYTES} bytes",
+    415: "Body is not JSON",
+    422: "Idempotency-Key reused with a different body",
+    429: "Throttled; retry after Retry-After seconds",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
+}
+
+
+def _schemas() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [
+        ItemWrite,
+        ItemPublic,
+        ItemPage,
+        AttachmentCreate,
+        AttachmentPublic,
+        AttachmentPage,
+        AttachmentCreated,
+        PresignedPost,
+        Health,
+        Error,
+        GatewayError,
+    ]
+    _, definitions = models_json_schema(
+        [(m, "serialization" if m is not ItemWrite else "validation") for m in models],
+        ref_template=REF,
+    )
+    schemas: dict[str, Any] = definitions["$defs"]
+    # A merge patch: every field optional; name may not be null, the others reset to defaults.
+    patch = copy.deepcopy(schemas["ItemWrite"])
+    patch.pop("required", None)
+    patch["title"] = "ItemPatch"
+    schemas["ItemPatch"] = patch
+    # Names are stored trimmed and must keep at least one character.
+    schemas["ItemWrite"]["properties"]["name"]["pattern"] = r"\S"
+    patch["properties"]["name"]["pattern"] = r"\S"
+    return schemas
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": REF.format(model=schema)}}}
+
+
+def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
+    path_params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+    names = [*path_params, *spec.query, *spec.headers]
+    success: dict[str, Any] = {"description": spec.summary}
+    if spec.response:
+        success["content"] = _json(spec.response)
+    elif path == "/openapi.json":
+        success["content"] = {"application/json": {"schema": {"type": "object"}}}
+    if spec.success_headers:
+        success["headers"] = {h: _HEADERS[h] for h in spec.success_headers}
+    responses: dict[str, Any] = {str(spec.success): success}
+    for status in spec.errors:
+        responses[str(status)] = {"description": _ERRORS[status], "content": _json("Error")}
+    if spec.api_key:
+        responses["403"] = {"description": _ERRORS[403], "content": _json("GatewayError")}
+    words = [w.strip("{}").replace(".", "_") for w in path.strip("/").split("/")]
+    operation: dict[str, Any] = {
+        "operationId": "_".join([method.lower(), *words]),
+        "summary": spec.summary,
+        "parameters": [_PARAMETERS[n] for n in names],
+        "responses": responses,
+        "security": [{"apiKey": []}] if spec.api_key else [],
+    }
+    if spec.request:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                t: {"schema": {"$ref": REF.format(model=spec.request)}} for t in spec.request_types
+            },
+        }
+    return operation
+
+
+def build_document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    paths: dict[str, dict[str, Any]] = {}
+    for (path, method), spec in OPERATIONS.items():
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Items API",
+            "version": "1.0.0",
+            "description": "Item CRUD with optimistic concurrency, idempotent creates and "
+            "attachments stored in S3.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        },
+    }

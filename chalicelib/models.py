@@ -192,10 +192,12 @@ def validate_patch(patch: dict[str, Any]) -> dict[str, Any]:
         else:
             try:
                 # Checks numbers, keys and depth of the patch itself; size needs the result.
-                _check_json(attributes_patch, "attributes", 1)
+                checked = _check_json(attributes_patch, "attributes", 1)
             except ValueError as exc:
                 raise ValidationError(str(exc)) from exc
-            changes["attributes"] = attributes_patch
+            # Merging {} changes nothing (RFC 7396), so it must not reach the write as a value.
+            if checked:
+                changes["attributes"] = checked
     return changes
 
 

@@ -1,0 +1,493 @@
+"""Attachments (issue 6) through the Chalice test client on in-process moto.
+
+Also home of ``InProcessApi``, the in-process harness the other reliability unit tests import:
+the real app, real botocore clients (with the API's retry config) and moto's in-process mock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import boto3
+import pytest
+import requests
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE
+
+ITEMS = "items-unit"
+IDEMPOTENCY = "items-idempotency-unit"
+BUCKET = "items-assets-unit"
+INTERNAL_NAMES = (ITEMS, IDEMPOTENCY, BUCKET)
+ENVIRONMENT = {
+    "ITEMS_TABLE_NAME": ITEMS,
+    "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY,
+    "ASSETS_BUCKET_NAME": BUCKET,
+    "CORS_ALLOW_ORIGIN": "*",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "POWERTOOLS_SERVICE_NAME": "items-api",
+    "POWERTOOLS_METRICS_NAMESPACE": "ItemsApi",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+UNSET = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_PROFILE",
+    "LOCAL_API_KEY",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "MAX_ATTACHMENT_BYTES",
+    "ALLOWED_CONTENT_TYPES",
+    "CURSOR_SECRET",
+)
+JSON_HEADERS = {"Content-Type": "application/json"}
+KEY_PATTERN = re.compile(r"^attachments/[0-9a-f-]{36}/[0-9a-f]{28}$")
+
+
+@dataclass
+class Reply:
+    """A response of the test client, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        return lowered.get(name.lower())
+
+
+@dataclass
+class InProcessApi:
+    """The app behind the Chalice test client, on moto's in-process mock."""
+
+    client: Client
+    clients: dict[str, Any] = field(default_factory=dict)  # botocore clients the app created
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
+        sent = dict(JSON_HEADERS) if body is not None or raw is not None else {}
+        sent.update(headers or {})
+        payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        response = self.client.http.request(method, path, headers=sent, body=payload)
+        return Reply(response.status_code, dict(response.headers), response.body)
+
+    def create_item(self, name: str = "thing", **fields: Any) -> dict[str, Any]:
+        reply = self.request("POST", "/items", {"name": name, **fields})
+        assert reply.status == 201, reply.body
+        item: dict[str, Any] = reply.json
+        return item
+
+    def app_client(self, service: str) -> Any:
+        """The botocore client the app uses for ``service`` (building the services first)."""
+        import app
+
+        app.get_services()
+        return self.clients[service]
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
+    """A fresh app, tables and bucket for one test."""
+    yield from in_process_api(monkeypatch, tmp_path)
+
+
+def in_process_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
+    """The harness behind the ``api`` fixtures of the reliability unit tests."""
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(**ITEMS_TABLE.create_table_kwargs(ITEMS))
+        dynamodb.create_table(**IDEMPOTENCY_TABLE.create_table_kwargs(IDEMPOTENCY))
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield from _app_on_mock(monkeypatch, tmp_path)
+
+
+def _app_on_mock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
+    import app
+    from chalicelib import container
+    from chalicelib.settings import get_settings
+
+    created: dict[str, Any] = {}
+    from chalicelib.aws import create_client as real_create_client
+
+    def recording_create_client(service: str) -> Any:
+        created[service] = real_create_client(service)
+        return created[service]
+
+    monkeypatch.setattr(container, "create_client", recording_create_client)
+    app.get_services.cache_clear()
+    get_settings.cache_clear()
+    # An empty project dir: the test client must not apply a stage's environment (endpoints).
+    with Client(app.app, project_dir=str(tmp_path)) as client:
+        yield InProcessApi(client, created)
+    app.get_services.cache_clear()
+    get_settings.cache_clear()
+
+
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+def bucket_keys(prefix: str = "") -> set[str]:
+    listing = s3().list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return {entry["Key"] for entry in listing.get("Contents", [])}
+
+
+def decode_policy(fields: dict[str, str]) -> dict[str, Any]:
+    policy: dict[str, Any] = json.loads(base64.b64decode(fields["policy"]))
+    return policy
+
+
+def start_upload(
+    api: InProcessApi,
+    item_id: str,
+    filename: str = "notes.txt",
+    content_type: str = "text/plain",
+    size: int = 11,
+) -> dict[str, Any]:
+    reply = api.request(
+        "POST",
+        f"/items/{item_id}/attachments",
+        {"filename": filename, "content_type": content_type, "size": size},
+    )
+    assert reply.status == 201, reply.body
+    created: dict[str, Any] = reply.json
+    assert reply.header("Location") == f"/items/{item_id}/attachments/{created['attachment']['id']}"
+    return created
+
+
+def upload(created: dict[str, Any], data: bytes, content_type: str | None = None) -> None:
+    """The client's side: a multipart/form-data POST with every field, then ``file``."""
+    fields = created["upload"]["fields"]
+    kind = content_type or fields["Content-Type"]
+    response = requests.post(
+        created["upload"]["url"],
+        data=fields,
+        files={"file": ("ignored-name", data, kind)},
+        timeout=10,
+    )
+    assert response.status_code in (200, 201, 204), response.text
+
+
+# -- create: the presigned POST --------------------------------------------------------------
+
+
+def test_create_answers_attachment_and_a_presigned_post(api: InProcessApi) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], "report.pdf", "application/pdf", 2048)
+
+    attachment = created["attachment"]
+    assert set(attachment) == {"id", "filename", "content_type", "size", "created_at"}
+    assert attachment["filename"] == "report.pdf"
+    assert attachment["content_type"] == "application/pdf"
+    assert attachment["size"] == 2048
+    assert re.fullmatch(r"[0-9a-f]{28}", attachment["id"])
+    fields = created["upload"]["fields"]
+    assert fields["key"] == f"attachments/{item['id']}/{attachment['id']}"
+    assert fields["Content-Type"] == "application/pdf"
+    assert created["upload"]["url"].startswith(("https://", "http://"))
+
+
+def test_policy_only_admits_the_declared_type_and_size_for_15_minutes(api: InProcessApi) -> None:
+    item = api.create_item()
+    before = datetime.now(UTC)
+    created = start_upload(api, item["id"], "pic.png", "image/png", 4321)
+
+    policy = decode_policy(created["upload"]["fields"])
+    conditions = policy["conditions"]
+    assert {"Content-Type": "image/png"} in conditions
+    assert ["content-length-range", 1, 4321] in conditions
+    assert {"bucket": BUCKET} in conditions
+    assert {"key": created["upload"]["fields"]["key"]} in conditions
+    # No other content-type or length condition could widen what S3 accepts.
+    assert [c for c in conditions if isinstance(c, list) and c[0] == "content-length-range"] == [
+        ["content-length-range", 1, 4321]
+    ]
+    assert not [c for c in conditions if isinstance(c, list) and "Content-Type" in str(c[1])]
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # A 15-minute window, measured from when the request was made (1 s resolution).
+    assert before + timedelta(minutes=15) - timedelta(seconds=2) <= expiration
+    assert expiration <= before + timedelta(minutes=15) + timedelta(seconds=60)
+
+
+def test_content_type_is_normalised_before_it_reaches_the_policy(api: InProcessApi) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], content_type="Text/Plain")
+
+    assert created["attachment"]["content_type"] == "text/plain"
+    conditions = decode_policy(created["upload"]["fields"])["conditions"]
+    assert {"Content-Type": "text/plain"} in conditions
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../../etc/passwd", "a/b/c.txt", "..\\..\\boot.ini", "/abs.txt", "%2e%2e%2fx", "résumé.pdf"],
+)
+def test_object_keys_never_contain_client_input(api: InProcessApi, filename: str) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], filename)
+
+    key = created["upload"]["fields"]["key"]
+    assert KEY_PATTERN.match(key)
+    assert key == f"attachments/{item['id']}/{created['attachment']['id']}"
+    assert created["attachment"]["filename"] == filename
+    stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    assert stem not in key
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"content_type": "text/plain", "size": 1}, "filename"),
+        ({"filename": "", "content_type": "text/plain", "size": 1}, "filename"),
+        ({"filename": "x" * 256, "content_type": "text/plain", "size": 1}, "filename"),
+        ({"filename": "a\nb.txt", "content_type": "text/plain", "size": 1}, "filename"),
+        ({"filename": "a\x00b.txt", "content_type": "text/plain", "size": 1}, "filename"),
+        ({"filename": 7, "content_type": "text/plain", "size": 1}, "filename"),
+        (
+            {"filename": "a.exe", "content_type": "application/x-msdownload", "size": 1},
+            "content_type",
+        ),
+        ({"filename": "a.html", "content_type": "text/html", "size": 1}, "content_type"),
+        ({"filename": "a.txt", "size": 1}, "content_type"),
+        ({"filename": "a.txt", "content_type": "text/plain"}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": 0}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": -5}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": "5"}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": 5.5}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": True}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": 25 * 1024 * 1024 + 1}, "size"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": 1, "path": "x"}, "path"),
+        ({"filename": "a.txt", "content_type": "text/plain", "size": 1, "key": "x"}, "key"),
+    ],
+)
+def test_bad_request_names_the_field(api: InProcessApi, body: dict[str, Any], field: str) -> None:
+    item = api.create_item()
+    reply = api.request("POST", f"/items/{item['id']}/attachments", body)
+
+    assert reply.status == 400, reply.body
+    assert reply.header("Content-Type") == "application/json"
+    assert reply.json["Code"] == "BadRequestError"
+    assert reply.json["Message"].startswith(f"{field}:"), reply.json
+    assert bucket_keys() == set()
+
+
+def test_size_up_to_the_maximum_is_accepted(api: InProcessApi) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], size=25 * 1024 * 1024)
+
+    policy = decode_policy(created["upload"]["fields"])
+    assert ["content-length-range", 1, 25 * 1024 * 1024] in policy["conditions"]
+
+
+def test_missing_item_is_404_everywhere(api: InProcessApi) -> None:
+    missing = str(uuid.uuid4())
+    attachment_id = "0" * 28
+    body = {"filename": "a.txt", "content_type": "text/plain", "size": 3}
+
+    for method, path, payload in [
+        ("POST", f"/items/{missing}/attachments", body),
+        ("GET", f"/items/{missing}/attachments", None),
+        ("GET", f"/items/{missing}/attachments/{attachment_id}", None),
+        ("DELETE", f"/items/{missing}/attachments/{attachment_id}", None),
+        ("POST", "/items/not-an-id/attachments", body),
+        ("GET", "/items/not-an-id/attachments", None),
+    ]:
+        reply = api.request(method, path, payload)
+        assert reply.status == 404, (method, path, reply.body)
+        assert reply.json["Code"] == "NotFoundError"
+    assert bucket_keys() == set()
+
+
+# -- upload, download ------------------------------------------------------------------------
+
+
+def test_download_is_404_until_uploaded_then_302_to_the_exact_bytes(api: InProcessApi) -> None:
+    item = api.create_item()
+    data = bytes(range(256)) * 3
+    created = start_upload(api, item["id"], "blob.json", "application/json", len(data))
+    path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
+
+    before = api.request("GET", path)
+    assert before.status == 404
+    assert before.json["Code"] == "NotFoundError"
+
+    upload(created, data)
+    after = api.request("GET", path)
+    assert after.status == 302
+    location = after.header("Location")
+    assert location
+    downloaded = requests.get(location, timeout=10)
+    assert downloaded.status_code == 200
+    assert downloaded.content == data
+    query = parse_qs(urlsplit(location).query)
+    assert query["response-content-type"] == ["application/json"]
+    assert int(query["X-Amz-Expires"][0]) <= 15 * 60
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        'say "hi".txt',
+        "résumé \u2013 2026.pdf",
+        "../../etc/passwd",
+        "dir\\evil.txt",
+        "日本語.txt",
+        "a;b=c.txt",
+    ],
+)
+def test_content_disposition_carries_the_filename_safely(api: InProcessApi, filename: str) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], filename, size=4)
+    upload(created, b"data")
+
+    reply = api.request("GET", f"/items/{item['id']}/attachments/{created['attachment']['id']}")
+    assert reply.status == 302
+    location = reply.header("Location")
+    assert location
+    disposition = parse_qs(urlsplit(location).query)["response-content-disposition"][0]
+    match = re.fullmatch(r"attachment; filename=\"([^\"]*)\"; filename\*=UTF-8''(\S+)", disposition)
+    assert match, disposition
+    fallback, encoded = match.groups()
+    # The quoted fallback: printable ASCII only, no quote, backslash or path separator.
+    assert all(0x20 <= ord(ch) < 0x7F for ch in fallback)
+    assert not set(fallback) & {'"', "\\", "/"}, fallback
+    # The RFC 5987 form is pure percent-encoding and round-trips to the original name.
+    assert re.fullmatch(r"[A-Za-z0-9%._~-]+", encoded), encoded
+    assert unquote(encoded, encoding="utf-8") == filename
+    assert requests.get(location, timeout=10).content == b"data"
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+
+def test_list_pages_visit_every_attachment_once(api: InProcessApi) -> None:
+    item = api.create_item()
+    made = [start_upload(api, item["id"], f"f{i}.txt")["attachment"] for i in range(5)]
+    upload(start_upload(api, item["id"], "up.txt", size=2), b"ok")
+
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        reply = api.request("GET", f"/items/{item['id']}/attachments{query}")
+        assert reply.status == 200, reply.body
+        assert len(reply.json["items"]) <= 2
+        seen.extend(reply.json["items"])
+        pages += 1
+        cursor = reply.json["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert [a["id"] for a in seen] == sorted(a["id"] for a in seen)
+    assert len({a["id"] for a in seen}) == 6
+    assert {a["id"] for a in made} < {a["id"] for a in seen}
+    by_name = {a["filename"]: a for a in seen}
+    assert "uploaded_at" in by_name["up.txt"]
+    assert "uploaded_at" not in by_name["f0.txt"]
+    assert by_name["f0.txt"] == made[0]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJzIjoiYSJ9", "A" * 3000, "%00"])
+def test_bad_cursor_is_a_400(api: InProcessApi, cursor: str) -> None:
+    item = api.create_item()
+    start_upload(api, item["id"])
+    reply = api.request("GET", f"/items/{item['id']}/attachments?cursor={cursor}")
+    assert reply.status == 400
+    assert reply.json["Message"].startswith("cursor:")
+
+
+def test_cursor_of_another_item_or_listing_is_a_400(api: InProcessApi) -> None:
+    first, second = api.create_item(), api.create_item()
+    for _ in range(2):
+        start_upload(api, first["id"])
+        api.create_item()
+    page = api.request("GET", f"/items/{first['id']}/attachments?limit=1").json
+    items_page = api.request("GET", "/items?limit=1").json
+
+    foreign = api.request("GET", f"/items/{second['id']}/attachments?cursor={page['next_cursor']}")
+    other_listing = api.request(
+        "GET", f"/items/{first['id']}/attachments?cursor={items_page['next_cursor']}"
+    )
+    assert foreign.status == 400
+    assert other_listing.status == 400
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "two", ""])
+def test_bad_limit_is_a_400(api: InProcessApi, limit: str) -> None:
+    item = api.create_item()
+    reply = api.request("GET", f"/items/{item['id']}/attachments?limit={limit}")
+    assert reply.status == 400
+    assert reply.json["Message"].startswith("limit:")
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+def test_delete_attachment_removes_the_file_and_the_record(api: InProcessApi) -> None:
+    item = api.create_item()
+    kept = start_upload(api, item["id"], "keep.txt", size=4)
+    gone = start_upload(api, item["id"], "gone.txt", size=4)
+    upload(kept, b"keep")
+    upload(gone, b"gone")
+    path = f"/items/{item['id']}/attachments/{gone['attachment']['id']}"
+
+    assert api.request("DELETE", path).status == 204
+    assert bucket_keys() == {kept["upload"]["fields"]["key"]}
+    assert api.request("GET", path).status == 404
+    assert api.request("DELETE", path).status == 404
+    listed = api.request("GET", f"/items/{item['id']}/attachments").json["items"]
+    assert [a["id"] for a in listed] == [kept["attachment"]["id"]]
+
+
+def test_deleting_an_item_removes_its_whole_folder_and_nothing_else(api: InProcessApi) -> None:
+    doomed, neighbour = api.create_item(), api.create_item()
+    for index in range(3):
+        upload(start_upload(api, doomed["id"], f"d{index}.txt", size=1), b"d")
+    start_upload(api, doomed["id"], "never-uploaded.txt")
+    neighbour_upload = start_upload(api, neighbour["id"], "n.txt", size=1)
+    upload(neighbour_upload, b"n")
+    # A file with no record (an upload that landed late) is swept with its folder too.
+    s3().put_object(Bucket=BUCKET, Key=f"attachments/{doomed['id']}/stray", Body=b"x")
+    s3().put_object(Bucket=BUCKET, Key="unrelated/object", Body=b"x")
+    assert len(bucket_keys(f"attachments/{doomed['id']}/")) == 4
+
+    assert api.request("DELETE", f"/items/{doomed['id']}").status == 204
+
+    assert bucket_keys(f"attachments/{doomed['id']}/") == set()
+    assert bucket_keys() == {neighbour_upload["upload"]["fields"]["key"], "unrelated/object"}
+    neighbour_path = f"/items/{neighbour['id']}/attachments/{neighbour_upload['attachment']['id']}"
+    assert api.request("GET", neighbour_path).status == 302
+    assert api.request("GET", f"/items/{doomed['id']}/attachments").status == 404

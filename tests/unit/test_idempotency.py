@@ -1,0 +1,190 @@
+"""Idempotent creates (issue 4.1) through the Chalice test client on in-process moto."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.unit.test_attachments import IDEMPOTENCY, ITEMS, InProcessApi, Reply, in_process_api
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
+    yield from in_process_api(monkeypatch, tmp_path)
+
+
+def stored_items() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=ITEMS)["Items"]
+    return items
+
+
+def idempotency_records() -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"]
+    return records
+
+
+def create(api: InProcessApi, body: Any, key: str | None, api_key: str = "key-a") -> Reply:
+    headers = {"x-api-key": api_key}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    if isinstance(body, str):  # JSON text, sent exactly as written
+        return api.request("POST", "/items", None, headers, raw=body.encode())
+    return api.request("POST", "/items", body, headers)
+
+
+def test_replay_returns_the_first_response_and_creates_nothing(api: InProcessApi) -> None:
+    body = {"name": "mug", "tags": ["kitchen"], "attributes": {"price": 12.5}}
+    first = create(api, body, "order-1")
+    second = create(api, body, "order-1")
+    third = create(api, body, "order-1")
+
+    assert first.status == 201
+    for replay in (second, third):
+        assert replay.status == 201
+        assert replay.body == first.body
+        assert replay.header("ETag") == first.header("ETag") == '"1"'
+        assert replay.header("Location") == first.header("Location")
+        assert replay.header("Location") == f"/items/{first.json['id']}"
+        assert replay.header("Content-Type") == "application/json"
+    assert len(stored_items()) == 1
+
+
+def test_replay_is_the_first_response_even_after_the_item_changed(api: InProcessApi) -> None:
+    first = create(api, {"name": "mug"}, "order-2")
+    item_id = first.json["id"]
+    patched = api.request("PATCH", f"/items/{item_id}", {"name": "cup"})
+    assert patched.status == 200
+
+    replay = create(api, {"name": "mug"}, "order-2")
+    assert replay.status == 201
+    assert replay.body == first.body
+    assert replay.header("ETag") == '"1"'
+    assert len(stored_items()) == 1
+
+
+def test_same_key_different_body_is_a_422(api: InProcessApi) -> None:
+    first = create(api, {"name": "mug"}, "order-3")
+    other = create(api, {"name": "plate"}, "order-3")
+    typed = create(api, {"name": "mug", "attributes": {"n": "1"}}, "order-3")
+
+    assert first.status == 201
+    for reply in (other, typed):
+        assert reply.status == 422
+        assert reply.json["Code"] == "UnprocessableEntityError"
+        assert reply.json["Message"].startswith("Idempotency-Key:")
+    assert len(stored_items()) == 1
+
+
+def test_bodies_are_compared_as_parsed_json(api: InProcessApi) -> None:
+    first = create(api, ('{"name": "mug", "attributes": {"price": 0.10, "qty": 2}}'), "order-4")
+    reordered = create(api, ('{"attributes":{"qty":2,"price":0.1},"name":"mug"}'), "order-4")
+    spelled = create(api, ('{"name":"mug","attributes":{"price":1.0E-1,"qty":2.0}}'), "order-4")
+
+    assert first.status == 201
+    assert reordered.status == 201
+    assert reordered.body == first.body
+    assert spelled.status == 201
+    assert spelled.body == first.body
+    assert len(stored_items()) == 1
+
+
+def test_the_same_key_from_another_api_key_is_independent(api: InProcessApi) -> None:
+    mine = create(api, {"name": "mug"}, "shared-key", api_key="key-a")
+    theirs = create(api, {"name": "plate"}, "shared-key", api_key="key-b")
+    mine_again = create(api, {"name": "mug"}, "shared-key", api_key="key-a")
+
+    assert mine.status == theirs.status == 201
+    assert mine.json["id"] != theirs.json["id"]
+    assert theirs.json["name"] == "plate"
+    assert mine_again.body == mine.body
+    assert len(stored_items()) == 2
+    # The API key only appears hashed in the records.
+    assert all("key-a" not in str(record) for record in idempotency_records())
+
+
+def test_a_failed_first_attempt_is_not_remembered(api: InProcessApi) -> None:
+    invalid = create(api, {"name": ""}, "order-5")
+    assert invalid.status == 400
+    assert stored_items() == []
+
+    fixed = create(api, {"name": "mug"}, "order-5")
+    assert fixed.status == 201
+    replay = create(api, {"name": "mug"}, "order-5")
+    assert replay.body == fixed.body
+    assert len(stored_items()) == 1
+
+
+def test_records_expire_after_24_hours(api: InProcessApi) -> None:
+    before = int(time.time())
+    assert create(api, {"name": "mug"}, "order-6").status == 201
+
+    (record,) = idempotency_records()
+    assert record["status"]["S"] == "COMPLETED"
+    expiration = int(record["expiration"]["N"])
+    # 24 h from when the request was made (the test itself takes far less than a minute).
+    assert before + 24 * 3600 <= expiration <= before + 24 * 3600 + 60
+
+
+def test_a_repeat_while_the_first_is_in_progress_is_a_409(
+    api: InProcessApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
+
+    services = app.get_services()
+    real_create = services.items.create
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking_create(body: dict[str, Any]) -> dict[str, Any]:
+        entered.set()
+        assert release.wait(30), "the test never released the first request"
+        return real_create(body)
+
+    monkeypatch.setattr(services.items, "create", blocking_create)
+    results: list[Reply] = []
+    first = threading.Thread(target=lambda: results.append(create(api, {"name": "m"}, "o-7")))
+    first.start()
+    try:
+        assert entered.wait(30), "the first request never reached create()"
+        concurrent = create(api, {"name": "m"}, "o-7")
+        different_body = create(api, {"name": "other"}, "o-7")
+    finally:
+        release.set()
+        first.join(30)
+
+    assert concurrent.status == 409
+    assert concurrent.json["Code"] == "ConflictError"
+    assert concurrent.json["Message"].startswith("Idempotency-Key:")
+    # While in progress the body cannot be compared yet; the key is simply busy.
+    assert different_body.status in (409, 422)
+    (original,) = results
+    assert original.status == 201
+    replay = create(api, {"name": "m"}, "o-7")
+    assert replay.status == 201
+    assert replay.body == original.body
+    assert len(stored_items()) == 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "   ", "x" * 256, "ключ", "tab\there", "new\nline", "\x7f"],
+)
+def test_invalid_idempotency_key_is_a_400(api: InProcessApi, key: str) -> None:
+    reply = create(api, {"name": "mug"}, key)
+    assert reply.status == 400
+    assert reply.json["Message"].startswith("Idempotency-Key:")
+    assert stored_items() == []
+
+
+@pytest.mark.parametrize("key", ["a", "x" * 255, "order 1/2?#&=", "~!@#$%^&*()_+"])
+def test_any_printable_key_up_to_255_characters_works(api: InProcessApi, key: str) -> None:
+    first = create(api, {"name": "mug"}, key)
+    replay = create(api, {"name": "mug"}, key)
+    assert first.status == replay.status == 201
+    assert replay.body == first.body
+    assert len(stored_items()) == 1

@@ -1,0 +1,433 @@
+"""Faults (issue 4.2): throttling and unreachable dependencies, injected for real.
+
+Faults are injected at botocore's HTTP layer (a ``before-send`` handler on the app's own
+clients): the throttling answer or connection failure goes through botocore's real parsing and
+its standard-mode retries, so the tests see what production would after the SDK gave up. The
+unreachable cases also run against a closed port. Back-off sleeps are recorded, not slept.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import EndpointConnectionError
+
+from chalicelib import aws
+from tests.unit.test_attachments import (
+    INTERNAL_NAMES,
+    ITEMS,
+    InProcessApi,
+    Reply,
+    bucket_keys,
+    in_process_api,
+    start_upload,
+    upload,
+)
+
+THROTTLING = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+]
+LAMBDA_TIMEOUT_SECONDS = 20  # the stack's function timeout (API Gateway's own limit is 29 s)
+# What no response body may contain: internal names, exception classes, traces.
+LEAKS = (
+    *INTERNAL_NAMES,
+    "Traceback",
+    "Exception",
+    "botocore",
+    "ClientError",
+    "EndpointConnectionError",
+    'File "',
+    "dynamodb",
+    "amazonaws",
+    "127.0.0.1",
+)
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
+    yield from in_process_api(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Back-off delays botocore asks for, recorded instead of slept."""
+    recorded: list[float] = []
+    # botocore.endpoint sleeps with time.sleep between attempts.
+    monkeypatch.setattr(time, "sleep", recorded.append)
+    return recorded
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+class Faults:
+    """Fails matching requests of one botocore client; counts every attempt it fails."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.failed: list[str] = []  # operation name of each failed attempt
+        self._rule: Callable[[Any, str], AWSResponse | None] | None = None
+        client.meta.events.register_first("before-send", self._before_send)
+
+    def _before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        operation = event_name.rsplit(".", 1)[-1]
+        if self._rule is None:
+            return None
+        response = self._rule(request, operation)
+        if response is not None:
+            self.failed.append(operation)
+            # The service refused the request, so nothing behind this client may process it:
+            # an address no emulator serves keeps moto's in-process mock from handling it too.
+            request.url = "http://fault-injected.invalid/"
+        return response
+
+    def heal(self) -> None:
+        self._rule = None
+
+    def throttle(self, code: str, *, table: str | None = None) -> None:
+        """Answer every matching DynamoDB request with the throttling error ``code``."""
+
+        def rule(request: Any, operation: str) -> AWSResponse | None:
+            if table is not None and json.loads(request.body or b"{}").get("TableName") != table:
+                return None
+            body = json.dumps(
+                {
+                    "__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                    "message": f"Rate of requests exceeds the allowed throughput of {table}",
+                }
+            ).encode()
+            headers = HTTPHeaders()
+            headers["Content-Type"] = "application/x-amz-json-1.0"
+            headers["x-amzn-RequestId"] = "fault"
+            return AWSResponse(request.url, 400, headers, _Body(body))
+
+        self._rule = rule
+
+    def unreachable(self) -> None:
+        """Fail every request as if the endpoint refused the connection."""
+
+        def rule(request: Any, operation: str) -> AWSResponse | None:
+            self.failed.append(operation)
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+        self._rule = rule
+
+
+def assert_clean(reply: Reply, status: int, retry_after: str) -> None:
+    """A fault answer: the status, ``Retry-After``, Chalice's error shape, nothing internal."""
+    assert reply.status == status, reply.body
+    assert reply.header("Retry-After") == retry_after
+    assert reply.header("Content-Type") == "application/json"
+    assert set(reply.json) == {"Code", "Message"}
+    text = reply.body.decode()
+    for leak in LEAKS:
+        assert leak.lower() not in text.lower(), (leak, text)
+
+
+def snapshot() -> list[dict[str, Any]]:
+    """Everything stored in the items table, in a stable order."""
+    items = boto3.client("dynamodb").scan(TableName=ITEMS, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: item["id"]["S"])
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def max_backoff(retry: int) -> float:
+    """The longest sleep standard mode may take before retry number ``retry`` (0-based)."""
+    return float(min(2**retry, 20))
+
+
+# -- the retry policy and the time it can take ----------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["dynamodb", "s3"])
+def test_clients_use_standard_retries_few_attempts_and_timeouts(
+    api: InProcessApi, service: str
+) -> None:
+    config = api.app_client(service).meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": aws.MAX_ATTEMPTS}
+    assert 2 <= aws.MAX_ATTEMPTS <= 3
+    assert config.connect_timeout == aws.CONNECT_TIMEOUT_SECONDS <= 2
+    assert config.read_timeout == aws.READ_TIMEOUT_SECONDS <= 5
+
+
+def test_botocore_backoff_is_the_documented_truncated_exponential() -> None:
+    from botocore.configprovider import NEW_RETRIES_ENABLED
+
+    # The bound below assumes the classic standard-mode back-off: rand(0, 1) * min(2**i, 20)
+    # (the unreleased "new retries" add up to 5 s per retry when a service sends a hint).
+    assert NEW_RETRIES_ENABLED is False
+
+
+def per_call_worst_case() -> float:
+    attempts = aws.MAX_ATTEMPTS
+    waiting = attempts * (aws.CONNECT_TIMEOUT_SECONDS + aws.READ_TIMEOUT_SECONDS)
+    return waiting + sum(max_backoff(retry) for retry in range(attempts - 1))
+
+
+def test_one_aws_call_gives_up_well_inside_the_lambda_timeout() -> None:
+    # 3 attempts x (1 s connect + 2 s read) + (1 s + 2 s) of back-off = 12 s < 20 s.
+    assert per_call_worst_case() < LAMBDA_TIMEOUT_SECONDS
+
+
+def test_the_slowest_request_gives_up_inside_the_lambda_timeout(api: InProcessApi) -> None:
+    """Every AWS call a request makes may take the per-call worst case, one after the other."""
+    calls: list[str] = []
+    for service in ("dynamodb", "s3"):
+        api.app_client(service).meta.events.register(
+            "before-call", lambda event_name, **_: calls.append(event_name)
+        )
+    item = api.create_item()
+    created = start_upload(api, item["id"], size=1)
+    upload(created, b"x")
+    attachment = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
+    requests = [
+        ("GET", "/health", None, {}),
+        ("POST", "/items", {"name": "a"}, {"Idempotency-Key": "k"}),
+        ("GET", "/items", None, {}),
+        ("GET", f"/items/{item['id']}", None, {}),
+        ("PUT", f"/items/{item['id']}", {"name": "b"}, {}),
+        ("PATCH", f"/items/{item['id']}", {"attributes": {"a": 1}}, {}),
+        (
+            "POST",
+            f"/items/{item['id']}/attachments",
+            {"filename": "f", "content_type": "text/plain", "size": 1},
+            {},
+        ),
+        ("GET", f"/items/{item['id']}/attachments", None, {}),
+        ("GET", attachment, None, {}),
+        ("DELETE", attachment, None, {}),
+        ("DELETE", f"/items/{item['id']}", None, {}),
+    ]
+    per_request: dict[str, int] = {}
+    for method, path, body, headers in requests:
+        calls.clear()
+        reply = api.request(method, path, body, headers)
+        assert reply.status < 400, (method, path, reply.body)
+        per_request[f"{method} {path}"] = len(calls)
+    slowest = max(per_request.values())
+
+    assert slowest >= 3  # e.g. an idempotent create: record, item, record again
+    worst = slowest * per_call_worst_case()
+    assert worst < LAMBDA_TIMEOUT_SECONDS, (
+        f"a request making {slowest} AWS calls may take {worst:.0f} s before it gives up, "
+        f"beyond the {LAMBDA_TIMEOUT_SECONDS} s Lambda timeout: {per_request}"
+    )
+
+
+# -- throttling ------------------------------------------------------------------------------
+
+
+def _operations(item_id: str) -> list[tuple[str, str, Any]]:
+    return [
+        ("POST", "/items", {"name": "new"}),
+        ("GET", "/items", None),
+        ("GET", "/items?status=active", None),
+        ("GET", f"/items/{item_id}", None),
+        ("PUT", f"/items/{item_id}", {"name": "replaced"}),
+        ("PATCH", f"/items/{item_id}", {"name": "patched"}),
+        ("PATCH", f"/items/{item_id}", {"attributes": {"merged": 1}}),
+        ("DELETE", f"/items/{item_id}", None),
+        (
+            "POST",
+            f"/items/{item_id}/attachments",
+            {"filename": "a", "content_type": "text/plain", "size": 1},
+        ),
+        ("GET", f"/items/{item_id}/attachments", None),
+    ]
+
+
+@pytest.mark.parametrize("code", THROTTLING)
+def test_throttling_is_a_429_after_the_sdk_retries_and_writes_nothing(
+    api: InProcessApi, sleeps: list[float], code: str
+) -> None:
+    item = api.create_item(attributes={"keep": "me"})
+    before = snapshot()
+    faults = Faults(api.app_client("dynamodb"))
+
+    for method, path, body in _operations(item["id"]):
+        faults.throttle(code)
+        faults.failed.clear()
+        sleeps.clear()
+        reply = api.request(method, path, body)
+        faults.heal()
+
+        assert_clean(reply, 429, "1")
+        assert reply.json["Code"] == "TooManyRequestsError"
+        # The SDK tried exactly MAX_ATTEMPTS times, backing off within bounds in between.
+        assert len(faults.failed) == aws.MAX_ATTEMPTS, (method, path, faults.failed)
+        assert len(sleeps) == aws.MAX_ATTEMPTS - 1
+        assert all(0 <= s <= max_backoff(i) for i, s in enumerate(sleeps)), sleeps
+        assert snapshot() == before, (method, path)
+
+
+def test_a_throttled_idempotent_create_can_be_retried_and_creates_one_item(
+    api: InProcessApi, sleeps: list[float]
+) -> None:
+    faults = Faults(api.app_client("dynamodb"))
+    body = {"name": "once"}
+    headers = {"Idempotency-Key": "retry-me"}
+
+    faults.throttle("ProvisionedThroughputExceededException", table=ITEMS)
+    throttled = api.request("POST", "/items", body, headers)
+    faults.heal()
+    assert_clean(throttled, 429, "1")
+    assert snapshot() == []
+
+    created = api.request("POST", "/items", body, headers)
+    replay = api.request("POST", "/items", body, headers)
+    assert created.status == replay.status == 201
+    assert replay.body == created.body
+    assert [i["id"]["S"] for i in snapshot()] == [created.json["id"]]
+
+
+def test_a_throttled_idempotency_table_is_a_429_and_creates_nothing(
+    api: InProcessApi, sleeps: list[float]
+) -> None:
+    from tests.unit.test_attachments import IDEMPOTENCY
+
+    faults = Faults(api.app_client("dynamodb"))
+    faults.throttle("ThrottlingException", table=IDEMPOTENCY)
+    reply = api.request("POST", "/items", {"name": "x"}, {"Idempotency-Key": "k"})
+    faults.heal()
+
+    assert_clean(reply, 429, "1")
+    assert snapshot() == []
+    assert api.request("POST", "/items", {"name": "x"}, {"Idempotency-Key": "k"}).status == 201
+    assert len(snapshot()) == 1
+
+
+# -- unreachable dependencies ----------------------------------------------------------------
+
+
+def test_unreachable_dynamodb_is_a_503_and_changes_nothing(
+    api: InProcessApi, sleeps: list[float]
+) -> None:
+    item = api.create_item()
+    before = snapshot()
+    faults = Faults(api.app_client("dynamodb"))
+
+    for method, path, body in _operations(item["id"]):
+        faults.unreachable()
+        faults.failed.clear()
+        reply = api.request(method, path, body)
+        faults.heal()
+        assert_clean(reply, 503, "5")
+        assert reply.json["Code"] == "ServiceUnavailableError"
+        assert len(faults.failed) == aws.MAX_ATTEMPTS, (method, path)
+        assert snapshot() == before
+
+    faults.unreachable()
+    health = api.request("GET", "/health")
+    faults.heal()
+    assert health.status == 503
+    assert health.header("Retry-After") == "5"
+    assert health.json == {
+        "status": "unavailable",
+        "checks": {"dynamodb": "unavailable", "s3": "ok"},
+    }
+    assert api.request("GET", "/health").json == {
+        "status": "ok",
+        "checks": {"dynamodb": "ok", "s3": "ok"},
+    }
+
+
+def test_unreachable_s3_is_a_503_and_loses_nothing(api: InProcessApi, sleeps: list[float]) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], size=4)
+    upload(created, b"file")
+    attachment = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
+    faults = Faults(api.app_client("s3"))
+
+    for method, path in [
+        ("GET", attachment),
+        ("GET", f"/items/{item['id']}/attachments"),
+        ("DELETE", attachment),
+    ]:
+        faults.unreachable()
+        reply = api.request(method, path)
+        faults.heal()
+        assert_clean(reply, 503, "5")
+    # The failed DELETE kept both the record and the file: retrying finishes the job.
+    assert bucket_keys() == {created["upload"]["fields"]["key"]}
+    assert api.request("GET", attachment).status == 302
+
+    faults.unreachable()
+    health = api.request("GET", "/health")
+    faults.heal()
+    assert health.status == 503
+    assert health.json == {
+        "status": "unavailable",
+        "checks": {"dynamodb": "ok", "s3": "unavailable"},
+    }
+
+
+def test_deleting_an_item_while_s3_is_down_is_a_503_and_a_retry_sweeps_its_files(
+    api: InProcessApi, sleeps: list[float]
+) -> None:
+    item = api.create_item()
+    upload(start_upload(api, item["id"], size=1), b"x")
+    faults = Faults(api.app_client("s3"))
+
+    faults.unreachable()
+    failed = api.request("DELETE", f"/items/{item['id']}")
+    faults.heal()
+    assert_clean(failed, 503, "5")
+    assert len(bucket_keys(f"attachments/{item['id']}/")) == 1
+
+    retried = api.request("DELETE", f"/items/{item['id']}")
+    assert retried.status == 404
+    assert bucket_keys(f"attachments/{item['id']}/") == set()
+
+
+@pytest.mark.parametrize(
+    ("variable", "down"), [("AWS_ENDPOINT_URL_DYNAMODB", "dynamodb"), ("AWS_ENDPOINT_URL_S3", "s3")]
+)
+def test_a_closed_port_is_a_503_and_health_names_the_dependency(
+    api: InProcessApi,
+    monkeypatch: pytest.MonkeyPatch,
+    sleeps: list[float],
+    variable: str,
+    down: str,
+) -> None:
+    import app
+
+    monkeypatch.setenv(variable, f"http://127.0.0.1:{closed_port()}")
+    app.get_services.cache_clear()
+    api.app_client(down)  # the app's clients are built now, against the closed port
+    monkeypatch.delenv(variable)  # and the test's own clients keep reaching the emulator
+
+    health = api.request("GET", "/health")
+    assert health.status == 503
+    assert health.header("Retry-After") == "5"
+    up = "s3" if down == "dynamodb" else "dynamodb"
+    assert health.json == {"status": "unavailable", "checks": {down: "unavailable", up: "ok"}}
+    assert "127.0.0.1" not in health.body.decode()
+
+    if down == "dynamodb":
+        assert_clean(api.request("POST", "/items", {"name": "x"}), 503, "5")
+        assert snapshot() == []
+    else:
+        item = api.create_item()  # DynamoDB still answers
+        created = start_upload(api, item["id"])  # presigning needs no request to S3
+        path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
+        assert_clean(api.request("GET", path), 503, "5")

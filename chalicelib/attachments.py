@@ -77,7 +77,11 @@ class AttachmentPublic(BaseModel):
 
 def content_disposition(filename: str) -> str:
     """``attachment`` with the original filename, safe in a header (RFC 6266 / RFC 5987)."""
-    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\' else "_" for ch in filename)
+    # The quoted form: printable ASCII without quotes, backslashes or path separators, so no
+    # client can break out of the header or suggest a path; filename* keeps the exact name.
+    fallback = "".join(
+        ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\/' else "_" for ch in filename
+    )
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -17,12 +17,14 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 # botocore's default retry mode is still "legacy", whose back-off alone can sleep ~25 s. Standard
-# mode with three attempts and short timeouts bounds the worst case of one call to about
-# 3 x (1 s connect + 2 s read) plus ~3 s of jittered back-off, well inside the Lambda timeout
-# (20 s), itself inside API Gateway's 29 s.
-MAX_ATTEMPTS = 3
-CONNECT_TIMEOUT_SECONDS = 1.0
-READ_TIMEOUT_SECONDS = 2.0
+# mode with two attempts and short timeouts bounds one call to 2 x (0.5 s connect + 1.5 s read)
+# plus at most 1 s of jittered back-off = 5 s. The busiest routes make three calls in a row
+# (an idempotent create; deleting an attachment), so a request gives up within 15 s: inside the
+# Lambda timeout (20 s), itself inside API Gateway's 29 s. DynamoDB answers in milliseconds and
+# the S3 calls here move no file bytes, so these timeouts only ever cut off a sick connection.
+MAX_ATTEMPTS = 2
+CONNECT_TIMEOUT_SECONDS = 0.5
+READ_TIMEOUT_SECONDS = 1.5
 
 THROTTLING_CODES = frozenset(
     {

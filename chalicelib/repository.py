@@ -80,6 +80,29 @@ class ItemRepository:
             f"If-Match: item {item_id} is at version {stored}, not {expected_version}"
         )
 
+    def _conditional_write(
+        self,
+        operation: Callable[..., dict[str, Any]],
+        item_id: str,
+        expected_version: int | None,
+        **request: Any,
+    ) -> dict[str, Any]:
+        """Run a conditional write of one item; a failed condition becomes a 404 or a 412."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with translated_aws_errors(STORAGE):
+                return operation(
+                    TableName=self._table,
+                    Key={_ID: {"S": item_id}},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **request,
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise self._conflict(item_id, exc, expected_version) from exc
+            raise
+
     @staticmethod
     def _write_condition(expected_version: int | None) -> tuple[str, dict[str, Any]]:
         if expected_version is None:
@@ -149,8 +172,6 @@ class ItemRepository:
         """Set the given client fields (all of them for PUT) in one conditional write."""
         if not is_item_id(item_id):
             raise NotFoundError(f"item {item_id} does not exist")
-        from botocore.exceptions import ClientError
-
         condition, values = self._write_condition(expected_version)
         names = {"#id": _ID, "#version": "version", "#updated_at": "updated_at"}
         assignments = ["#updated_at = :now"]
@@ -160,48 +181,33 @@ class ItemRepository:
             names[f"#f{index}"] = field
             values[f":f{index}"] = self._to_dynamo(value)
             assignments.append(f"#f{index} = :f{index}")
-        try:
-            with translated_aws_errors(STORAGE):
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={_ID: {"S": item_id}},
-                    UpdateExpression="SET " + ", ".join(assignments) + " ADD #version :one",
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise self._conflict(item_id, exc, expected_version) from exc
-            raise
+        response = self._conditional_write(
+            self._client.update_item,
+            item_id,
+            expected_version,
+            UpdateExpression="SET " + ", ".join(assignments) + " ADD #version :one",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
         return self._public(self._from_dynamo(response["Attributes"]))
 
     def delete(self, item_id: str, expected_version: int | None) -> dict[str, Any]:
         """Delete the item; returns everything it held (attachments included)."""
         if not is_item_id(item_id):
             raise NotFoundError(f"item {item_id} does not exist")
-        from botocore.exceptions import ClientError
-
         condition, values = self._write_condition(expected_version)
         kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
-        try:
-            with translated_aws_errors(STORAGE):
-                response = self._client.delete_item(
-                    TableName=self._table,
-                    Key={_ID: {"S": item_id}},
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#id": _ID}
-                    | ({"#version": "version"} if values else {}),
-                    ReturnValues="ALL_OLD",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    **kwargs,
-                )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise self._conflict(item_id, exc, expected_version) from exc
-            raise
+        response = self._conditional_write(
+            self._client.delete_item,
+            item_id,
+            expected_version,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#id": _ID} | ({"#version": "version"} if values else {}),
+            ReturnValues="ALL_OLD",
+            **kwargs,
+        )
         return self._from_dynamo(response.get("Attributes", {}))
 
     # -- listing -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 from chalicelib.aws import error_code, translated_aws_errors
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.models import client_error
 from chalicelib.repository import STORAGE, is_item_id
 from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ITEMS_TABLE
 from chalicelib.storage import FileStorage
@@ -213,12 +214,7 @@ class AttachmentService:
         try:
             request = AttachmentCreate.model_validate(body)
         except PydanticValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            field = ".".join(str(part) for part in error["loc"]) or "body"
-            message = error["msg"].removeprefix("Value error, ").removeprefix(f"{field}: ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown field"
-            raise ValidationError(f"{field}: {message}") from exc
+            raise client_error(exc) from exc
         content_type = request.content_type.strip().lower()
         if content_type not in self._allowed:
             raise ValidationError("content_type: must be one of " + ", ".join(self._allowed))

@@ -126,7 +126,8 @@ def _reject_read_only(payload: dict[str, Any]) -> None:
             raise ValidationError(f"{key}: is set by the server and cannot be written")
 
 
-def _as_client_error(exc: PydanticValidationError) -> ValidationError:
+def client_error(exc: PydanticValidationError) -> ValidationError:
+    """A pydantic failure as a 400 whose message starts with the offending field."""
     error = exc.errors(include_url=False)[0]
     location = ".".join(str(part) for part in error["loc"]) or "body"
     message = error["msg"]
@@ -146,7 +147,7 @@ def validate_write(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         return ItemWrite.model_validate(payload).fields()
     except PydanticValidationError as exc:
-        raise _as_client_error(exc) from exc
+        raise client_error(exc) from exc
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -184,7 +185,7 @@ def validate_patch(patch: dict[str, Any]) -> dict[str, Any]:
     try:
         validated = ItemWrite.model_validate(probe).fields()
     except PydanticValidationError as exc:
-        raise _as_client_error(exc) from exc
+        raise client_error(exc) from exc
     changes = {key: validated[key] for key in patch if key != "attributes"}
     if "attributes" in patch:
         if attributes_patch is None:

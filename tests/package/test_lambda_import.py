@@ -1,0 +1,368 @@
+"""Proof that the deployed function imports (issue 4.7), without an AWS account.
+
+``chalice package`` builds the deployment zip (in a temporary copy of the project, so nothing is
+written into the working tree). The zip is unpacked into a directory that plays ``/var/task``,
+next to a clean virtualenv holding only what Lambda provides at run time: the python3.11
+runtime's boto3/botocore and the pinned contents of the Powertools layer the stack attaches
+(``requirements-layer.txt``). A child process on that virtualenv imports ``app`` with the
+environment the function gets in Lambda (``AWS_LAMBDA_FUNCTION_NAME`` included, so the
+Lambda-only code paths such as the X-Ray tracer run) and serves requests that the Chalice test
+client builds, against the moto server.
+
+The clean virtualenv is cached in ``tests/package/.lambda-runtime/<hash>`` (git-ignored), keyed
+by the pins, so reruns skip the install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from localdev.emulator import (
+    FAKE_CREDENTIALS,
+    PROJECT_DIR,
+    bootstrap,
+    free_port,
+    start_moto_server,
+)
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".lambda-runtime"
+DRIVER = HERE / "lambda_driver.py"
+RUNTIME = "python3.11"
+# The AWS SDK the python3.11 Lambda runtime ships (AWS's "Runtime-included SDK versions" table).
+# Lambda updates it from time to time; these are the versions the proof holds the code to.
+RUNTIME_SDK = ("boto3==1.34.145", "botocore==1.34.145")
+LAYER_REQUIREMENTS = PROJECT_DIR / "requirements-layer.txt"
+# What `chalice package` bundles from the project (requirements.txt is empty on purpose).
+PACKAGED = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
+# The function's environment: what Lambda itself sets, and what the stack sets (settings.py).
+FUNCTION_NAME = "items-api-proof"
+STACK_ENVIRONMENT = {
+    "ITEMS_TABLE_NAME": "items-proof",
+    "IDEMPOTENCY_TABLE_NAME": "items-idempotency-proof",
+    "ASSETS_BUCKET_NAME": "items-assets-proof",
+    "CORS_ALLOW_ORIGIN": "https://items.example.com",
+    "POWERTOOLS_SERVICE_NAME": "items-api",
+    "POWERTOOLS_METRICS_NAMESPACE": "ItemsApi",
+    # Tracing stays on in the stack; here it is disabled only so nothing tries to reach the
+    # X-Ray daemon. The tracer is still created, so its imports are proven.
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+LAMBDA_ENVIRONMENT = {
+    "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "_HANDLER": "app.app",
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+def _runtime_key() -> str:
+    pins = "\n".join(RUNTIME_SDK) + "\n" + LAYER_REQUIREMENTS.read_text()
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return hashlib.sha256(f"{version}\n{pins}".encode()).hexdigest()[:16]
+
+
+def _base_python() -> str:
+    """The interpreter behind the dev virtualenv (a venv must not nest in another venv)."""
+    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
+
+
+@pytest.fixture(scope="session")
+def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cached virtualenv with only the runtime's SDK and the layer's pinned contents."""
+    target = CACHE / _runtime_key()
+    python = target / "bin" / "python"
+    if (target / ".complete").exists():
+        return python
+    CACHE.mkdir(exist_ok=True)
+    building = CACHE / f"{target.name}.building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    subprocess.run([_base_python(), "-m", "venv", "--without-pip", str(building)], check=True)
+    requirements = tmp_path_factory.mktemp("runtime") / "requirements.txt"
+    requirements.write_text("\n".join(RUNTIME_SDK) + "\n-r " + str(LAYER_REQUIREMENTS) + "\n")
+    # pip runs from the dev virtualenv and installs into the clean one, which gets no pip itself.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(building / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+        ],
+        check=True,
+    )
+    (building / ".complete").write_text(requirements.read_text())
+    shutil.rmtree(target, ignore_errors=True)
+    building.rename(target)
+    # The venv's scripts hard-code its build path; only bin/python is used, which is a symlink.
+    return python
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``chalice package`` of a copy of the project: the zip, unpacked, and the SAM template."""
+    project = tmp_path_factory.mktemp("project")
+    for name in PACKAGED:
+        source, copy = PROJECT_DIR / name, project / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy)
+    deployments = PROJECT_DIR / ".chalice" / "deployments"
+    before = sorted(deployments.iterdir()) if deployments.exists() else []
+    out = project / "out"
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "chalice"),
+            "--project-dir",
+            str(project),
+            "package",
+            "--stage",
+            "prod",
+            str(out),
+        ],
+        check=True,
+        # chalice needs a region to name resources in the template (no credentials needed).
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **STACK_ENVIRONMENT},
+    )
+    after = sorted(deployments.iterdir()) if deployments.exists() else []
+    assert after == before, "chalice package wrote into the project tree"
+    task_root = tmp_path_factory.mktemp("var-task")
+    with zipfile.ZipFile(out / "deployment.zip") as archive:
+        names = archive.namelist()
+        archive.extractall(task_root)
+    return {
+        "task_root": task_root,
+        "names": names,
+        "template": json.loads((out / "sam.json").read_text()),
+    }
+
+
+class LambdaFunction:
+    """The packaged app in its own process, callable like a Chalice app by the test client.
+
+    Chalice's test client routes a request with ``routes`` (the same route table, imported
+    here from the same source) and then calls the app with the Lambda event it built; this
+    object forwards that event to the child process, which plays Lambda.
+    """
+
+    def __init__(
+        self, process: subprocess.Popen[str], routes: Any, ready: dict[str, Any], output: Path
+    ) -> None:
+        self.process = process
+        self.output = output  # what the function printed: logs and EMF metrics
+        self.routes = routes
+        self.api = type("Api", (), {"binary_types": []})()
+        self.ready = ready
+        self.invocations = 0
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        if isinstance(event.get("body"), bytes):
+            # API Gateway hands Lambda a text body (this API declares no binary types).
+            event = {**event, "body": event["body"].decode("utf-8")}
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the function process died"
+        self.invocations += 1
+        response: dict[str, Any] = json.loads(line)["response"]
+        return response
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A moto server with the stack's tables and bucket."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    server = start_moto_server(port, log)
+    endpoint = f"http://127.0.0.1:{port}"
+    environment = {
+        **STACK_ENVIRONMENT,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+    }
+    try:
+        bootstrap(environment)
+        yield environment
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def function(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LambdaFunction]:
+    task_root = deployment["task_root"]
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        **LAMBDA_ENVIRONMENT,
+        **FAKE_CREDENTIALS,
+        **emulator,
+        "LAMBDA_TASK_ROOT": str(task_root),
+    }
+    stderr = (tmp_path_factory.mktemp("lambda") / "stderr.log").open("w")
+    process = subprocess.Popen(
+        [str(lambda_python), "-I", str(DRIVER)],
+        cwd=task_root,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first, f"the packaged app did not import: see {stderr.name}"
+        ready = json.loads(first)["ready"]
+        os.environ.setdefault("CORS_ALLOW_ORIGIN", STACK_ENVIRONMENT["CORS_ALLOW_ORIGIN"])
+        import app
+
+        yield LambdaFunction(process, app.app.routes, ready, Path(stderr.name))
+    finally:
+        if process.stdin:
+            process.stdin.close()
+        process.wait(10)
+        stderr.close()
+
+
+@pytest.fixture
+def client(function: LambdaFunction, tmp_path: Path) -> Client:
+    return Client(function, project_dir=str(tmp_path))  # type: ignore[arg-type]
+
+
+# -- the package -----------------------------------------------------------------------------
+
+
+def test_the_zip_holds_the_app_and_no_third_party_code(deployment: dict[str, Any]) -> None:
+    names = set(deployment["names"])
+    sources = {str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "chalicelib").glob("*.py")}
+    assert "app.py" in names
+    assert sources <= names
+    top_level = {name.split("/", 1)[0] for name in names}
+    assert top_level == {"app.py", "chalicelib", "chalice"}
+    assert {n for n in names if n.startswith("chalice/")} == {
+        "chalice/__init__.py",
+        "chalice/app.py",
+    }
+
+
+def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, Any]) -> None:
+    functions = [
+        resource["Properties"]
+        for resource in deployment["template"]["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+    assert functions
+    assert {f["Runtime"] for f in functions} == {RUNTIME}
+    assert {f["Handler"] for f in functions} == {LAMBDA_ENVIRONMENT["_HANDLER"]}
+    assert sys.version_info[:2] == (3, 11)
+
+
+# -- the clean runtime -----------------------------------------------------------------------
+
+
+def test_the_runtime_holds_only_the_sdk_and_the_layer(function: LambdaFunction) -> None:
+    ready = function.ready
+    assert ready["python"] == [3, 11]
+    assert ready["boto3"] == RUNTIME_SDK[0].split("==")[1]
+    assert ready["botocore"] == RUNTIME_SDK[1].split("==")[1]
+    layer = {
+        line.split("==")[0].split("[")[0].lower()
+        for line in LAYER_REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert layer <= set(ready["distributions"])
+    for absent in ("chalice", "moto", "pytest", "requests", "click", "hypothesis", "pip"):
+        assert absent not in ready["distributions"]
+    assert ready["modules_not_in_task"] == []
+
+
+def test_the_app_is_imported_from_the_package_on_the_lambda_code_path(
+    function: LambdaFunction, deployment: dict[str, Any]
+) -> None:
+    task_root = str(deployment["task_root"])
+    for key in ("app_file", "chalice_file", "chalicelib_file"):
+        assert function.ready[key].startswith(task_root + "/"), key
+    assert function.ready["in_lambda"] is True
+    assert function.ready["tracer"] == "Tracer"
+    assert function.ready["xray_sdk"] == "aws_xray_sdk.core"
+    import app
+
+    local_routes = sorted(
+        [path, method] for path, methods in app.app.routes.items() for method in methods
+    )
+    assert function.ready["routes"] == local_routes
+
+
+def test_the_packaged_app_serves_requests(function: LambdaFunction, client: Client) -> None:
+    before = function.invocations
+    document = client.http.get("/openapi.json")
+    assert document.status_code == 200
+    assert json.loads(document.body)["openapi"] == "3.1.0"
+
+    health = client.http.get("/health")
+    assert health.status_code == 200, health.body
+    assert json.loads(health.body)["checks"] == {"dynamodb": "ok", "s3": "ok"}
+
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "proof-1"}
+    body = json.dumps({"name": "packaged", "attributes": {"price": 0.1}}).encode()
+    created = client.http.post("/items", headers=headers, body=body)
+    assert created.status_code == 201, created.body
+    replay = client.http.post("/items", headers=headers, body=body)
+    assert replay.body == created.body
+
+    item = json.loads(created.body)
+    fetched = client.http.get(f"/items/{item['id']}")
+    assert fetched.status_code == 200
+    assert json.loads(fetched.body) == item
+    assert fetched.headers["ETag"] == '"1"'
+    assert b'"price":0.1' in fetched.body
+
+    attachment = client.http.post(
+        f"/items/{item['id']}/attachments",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"filename": "a.txt", "content_type": "text/plain", "size": 3}).encode(),
+    )
+    assert attachment.status_code == 201, attachment.body
+    assert function.invocations - before == 6
+
+    output = function.output.read_text()
+    assert "Traceback" not in output
+    # (That every line is JSON is test_telemetry's business; here: Powertools works.)
+    printed = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    requests = [line for line in printed if line.get("message") == "request"]
+    assert [(r["method"], r["status"]) for r in requests][-2:] == [("GET", 200), ("POST", 201)]
+    metrics = [line for line in printed if "_aws" in line]
+    assert any("ItemsCreated" in line for line in metrics)

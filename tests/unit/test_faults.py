@@ -99,11 +99,15 @@ class Faults:
     def heal(self) -> None:
         self._rule = None
 
-    def throttle(self, code: str, *, table: str | None = None) -> None:
+    def throttle(
+        self, code: str, *, table: str | None = None, operation: str | None = None
+    ) -> None:
         """Answer every matching DynamoDB request with the throttling error ``code``."""
 
-        def rule(request: Any, operation: str) -> AWSResponse | None:
+        def rule(request: Any, called: str) -> AWSResponse | None:
             if table is not None and json.loads(request.body or b"{}").get("TableName") != table:
+                return None
+            if operation is not None and called != operation:
                 return None
             body = json.dumps(
                 {
@@ -298,6 +302,39 @@ def test_a_throttled_idempotent_create_can_be_retried_and_creates_one_item(
     assert created.status == replay.status == 201
     assert replay.body == created.body
     assert [i["id"]["S"] for i in snapshot()] == [created.json["id"]]
+
+
+def test_a_create_whose_idempotency_record_cannot_be_completed_is_not_repeated(
+    api: InProcessApi, sleeps: list[float]
+) -> None:
+    """The item is written, then recording the response fails: the client sees a 429 and
+    retries. However long it waits, the retry must not create a second item."""
+    from tests.unit.test_attachments import IDEMPOTENCY
+
+    body, headers = {"name": "exactly once"}, {"Idempotency-Key": "completion-fails"}
+    faults = Faults(api.app_client("dynamodb"))
+    faults.throttle("ThrottlingException", table=IDEMPOTENCY, operation="UpdateItem")
+    failed = api.request("POST", "/items", body, headers)
+    faults.heal()
+    assert_clean(failed, 429, "1")
+
+    busy = api.request("POST", "/items", body, headers)
+    assert busy.status == 409  # the first attempt's record is still marked in progress
+    # The in-progress mark expires with the first invocation (in Lambda: within its timeout).
+    # Let that time pass:
+    dynamodb = boto3.client("dynamodb")
+    (record,) = dynamodb.scan(TableName=IDEMPOTENCY)["Items"]
+    assert record["status"]["S"] == "INPROGRESS"
+    dynamodb.update_item(
+        TableName=IDEMPOTENCY,
+        Key={"id": record["id"]},
+        UpdateExpression="SET in_progress_expiration = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+
+    retried = api.request("POST", "/items", body, headers)
+    assert retried.status == 201
+    assert len(snapshot()) == 1, "the create was applied twice"
 
 
 def test_a_throttled_idempotency_table_is_a_429_and_creates_nothing(

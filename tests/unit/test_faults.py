@@ -284,6 +284,26 @@ def test_throttling_is_a_429_after_the_sdk_retries_and_writes_nothing(
         assert snapshot() == before, (method, path)
 
 
+def test_a_merge_patch_throttled_between_its_read_and_its_write_changes_nothing(
+    api: InProcessApi, sleeps: list[float]
+) -> None:
+    item = api.create_item(attributes={"a": 1, "b": {"c": 2}})
+    before = snapshot()
+    faults = Faults(api.app_client("dynamodb"))
+    faults.throttle("ProvisionedThroughputExceededException", operation="UpdateItem")
+
+    reply = api.request("PATCH", f"/items/{item['id']}", {"attributes": {"b": {"c": None}}})
+    faults.heal()
+
+    assert_clean(reply, 429, "1")
+    assert faults.failed == ["UpdateItem"] * aws.MAX_ATTEMPTS  # the read went through
+    assert snapshot() == before
+    retried = api.request("PATCH", f"/items/{item['id']}", {"attributes": {"b": {"c": None}}})
+    assert retried.status == 200
+    assert retried.json["attributes"] == {"a": 1, "b": {}}
+    assert retried.json["version"] == 2
+
+
 def test_a_throttled_idempotent_create_can_be_retried_and_creates_one_item(
     api: InProcessApi, sleeps: list[float]
 ) -> None:

@@ -1,4 +1,5 @@
-"""`make run`: the emulator, its tables and bucket, and `chalice local` on port 8000.
+"""`make run`: the emulator, its tables and bucket, `chalice local` on port 8000 and the web
+console on port 8001.
 
 Ctrl-C (or SIGTERM) stops everything this started, so a second `make run` starts cleanly.
 """
@@ -10,9 +11,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from localdev.console import start_console
 from localdev.emulator import (
     PROJECT_DIR,
     bootstrap,
@@ -24,13 +27,15 @@ from localdev.emulator import (
 )
 
 API_PORT = int(os.environ.get("API_PORT", "8000"))
+CONSOLE_PORT = int(os.environ.get("CONSOLE_PORT", "8001"))
 DEFAULT_LOCAL_API_KEY = "local-dev-key"
 
 
 def main() -> int:
     environment = local_stage_environment()
     moto_port = emulator_port(environment)
-    for port, what in ((moto_port, "the emulator"), (API_PORT, "the API")):
+    ports = ((moto_port, "the emulator"), (API_PORT, "the API"), (CONSOLE_PORT, "the console"))
+    for port, what in ports:
         if port_in_use(port):
             print(f"port {port} (for {what}) is already in use: is another `make run` running?")
             return 1
@@ -40,8 +45,12 @@ def main() -> int:
     log_dir = Path(tempfile.gettempdir()) / "items-api"
     log_dir.mkdir(exist_ok=True)
     children: list[subprocess.Popen[Any]] = []
+    servers: list[ThreadingHTTPServer] = []
 
     def stop(*_: object) -> None:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
         for child in reversed(children):
             if child.poll() is None:
                 child.terminate()
@@ -57,8 +66,20 @@ def main() -> int:
         children.append(start_moto_server(moto_port, log_dir / "moto.log"))
         bootstrap(environment)
         print(f"tables and bucket ready (emulator log: {log_dir / 'moto.log'})")
-        print(f"API:     http://127.0.0.1:{API_PORT}")
+        api_url = f"http://127.0.0.1:{API_PORT}"
+        # The console's config.json is served from memory: writing it into web/ would make
+        # chalice's autoreload restart the API, and could be committed with the key inside.
+        servers.append(
+            start_console(
+                CONSOLE_PORT,
+                api_url=api_url,
+                api_key=api_key,
+                bucket_url=environment["AWS_ENDPOINT_URL_S3"],
+            )
+        )
+        print(f"API:     {api_url}")
         print(f"API key: {api_key}   (send it as the x-api-key header)")
+        print(f"Console: http://127.0.0.1:{CONSOLE_PORT}/   (API URL and key prefilled)")
         api = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "chalice"),

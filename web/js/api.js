@@ -1,0 +1,159 @@
+// The Items API over fetch: one method per route, errors as ApiError with the API's Message.
+
+import { fieldOf, parseExact } from "./json.js";
+
+/** An answer other than 2xx, or no answer at all (status 0). */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    // The field a 400 names ("name: ..." names "name"); null for anything else.
+    this.field = status === 400 ? fieldOf(message) : null;
+  }
+}
+
+function parseBody(text) {
+  if (!text) {
+    return null;
+  }
+  try {
+    return parseExact(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The message of an S3 XML error document, or null. */
+export function s3ErrorMessage(text) {
+  if (!text || !text.trimStart().startsWith("<")) {
+    return null;
+  }
+  const doc = new DOMParser().parseFromString(text, "application/xml");
+  const message = doc.querySelector("Error > Message")?.textContent;
+  const code = doc.querySelector("Error > Code")?.textContent;
+  return message || code || null;
+}
+
+async function errorFrom(response) {
+  const text = await response.text();
+  const body = parseBody(text);
+  if (body && typeof body === "object") {
+    // Chalice's {"Code", "Message"}; API Gateway's own refusals use {"message"}.
+    const message = body.Message ?? body.message;
+    if (typeof message === "string") {
+      const hint = response.status === 403 ? " (check the API key)" : "";
+      return new ApiError(response.status, body.Code ?? "", message + hint);
+    }
+  }
+  const message = s3ErrorMessage(text) ?? `HTTP ${response.status} ${response.statusText}`.trim();
+  return new ApiError(response.status, "", message);
+}
+
+export class Api {
+  constructor(baseUrl, apiKey) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.apiKey = apiKey;
+  }
+
+  async send(method, path, { body, ifMatch, contentType = "application/json" } = {}) {
+    const headers = { "x-api-key": this.apiKey };
+    if (body !== undefined) {
+      headers["Content-Type"] = contentType;
+    }
+    if (ifMatch !== undefined) {
+      headers["If-Match"] = `"${ifMatch}"`;
+    }
+    let response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch {
+      throw new ApiError(0, "NetworkError", `cannot reach the API at ${this.baseUrl}`);
+    }
+    if (!response.ok) {
+      throw await errorFrom(response);
+    }
+    return { response, data: parseBody(await response.text()) };
+  }
+
+  async listItems({ limit, cursor, status }) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor) query.set("cursor", cursor);
+    if (status) query.set("status", status);
+    return (await this.send("GET", `/items?${query}`)).data;
+  }
+
+  async getItem(id) {
+    return (await this.send("GET", `/items/${encodeURIComponent(id)}`)).data;
+  }
+
+  async createItem(fields) {
+    return (await this.send("POST", "/items", { body: fields })).data;
+  }
+
+  async patchItem(id, patch, version) {
+    const path = `/items/${encodeURIComponent(id)}`;
+    const options = { body: patch, ifMatch: version, contentType: "application/merge-patch+json" };
+    return (await this.send("PATCH", path, options)).data;
+  }
+
+  async replaceItem(id, fields, version) {
+    const path = `/items/${encodeURIComponent(id)}`;
+    return (await this.send("PUT", path, { body: fields, ifMatch: version })).data;
+  }
+
+  async deleteItem(id, version) {
+    await this.send("DELETE", `/items/${encodeURIComponent(id)}`, { ifMatch: version });
+  }
+
+  async createAttachment(id, file) {
+    const body = { filename: file.name, content_type: file.type, size: file.size };
+    const path = `/items/${encodeURIComponent(id)}/attachments`;
+    return (await this.send("POST", path, { body })).data;
+  }
+
+  async listAttachments(id, cursor) {
+    const query = new URLSearchParams({ limit: "20" });
+    if (cursor) query.set("cursor", cursor);
+    return (await this.send("GET", `/items/${encodeURIComponent(id)}/attachments?${query}`)).data;
+  }
+
+  async deleteAttachment(id, attachmentId) {
+    const path = `/items/${encodeURIComponent(id)}/attachments/${encodeURIComponent(attachmentId)}`;
+    await this.send("DELETE", path);
+  }
+
+  /**
+   * The file of an attachment, as a Blob.
+   *
+   * The API answers 302 to a presigned S3 URL. A link cannot carry the x-api-key header and
+   * fetch cannot read the Location of a cross-origin redirect (redirect: "manual" gives an
+   * opaque response), so fetch follows the redirect and the file comes back through it. After
+   * the hop from the API's origin to the bucket's the browser sends `Origin: null`, so the
+   * bucket's CORS rule must allow GET from any origin; the presigned URL is the credential.
+   */
+  async downloadAttachment(id, attachmentId) {
+    const path = `/items/${encodeURIComponent(id)}/attachments/${encodeURIComponent(attachmentId)}`;
+    let response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        headers: { "x-api-key": this.apiKey },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch {
+      throw new ApiError(0, "NetworkError", "cannot reach the API or the bucket");
+    }
+    if (!response.ok) {
+      throw await errorFrom(response);
+    }
+    return response.blob();
+  }
+}

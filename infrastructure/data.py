@@ -1,0 +1,160 @@
+"""Data: the DynamoDB tables (defined by chalicelib.schema) and the S3 buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE, KeyAttribute, TableDefinition
+from infrastructure.nag import acknowledge
+
+MIN_CAPACITY = 5
+TARGET_UTILIZATION_PERCENT = 70
+WEB_PREFIX = "web/"
+
+_ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+
+
+def _attribute(key: KeyAttribute | None) -> dynamodb.Attribute | None:
+    return None if key is None else dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
+class Data(Construct):
+    """The items and idempotency tables, the assets bucket and the access-log bucket."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: RemovalPolicy,
+        deletion_protection: bool,
+        read_capacity_max: int,
+        write_capacity_max: int,
+        cors_allowed_origins: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._removal_policy = removal_policy
+        self._deletion_protection = deletion_protection
+        self._read_max = read_capacity_max
+        self._write_max = write_capacity_max
+
+        self.items_table = self._table("ItemsTable", ITEMS_TABLE)
+        self.idempotency_table = self._table("IdempotencyTable", IDEMPOTENCY_TABLE)
+
+        destroy = removal_policy == RemovalPolicy.DESTROY
+        self.log_bucket = s3.Bucket(
+            self,
+            "LogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            # CloudFront's standard logs are delivered with object ACLs.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=destroy,
+        )
+        acknowledge(
+            self.log_bucket,
+            {"AwsSolutions-S1": "this is the access-log bucket; logging it into itself would loop"},
+        )
+        self.assets_bucket = s3.Bucket(
+            self,
+            "AssetsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="s3/assets/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            # Browsers upload attachments straight to S3 with the presigned POST and read them
+            # back through presigned GETs; the signed policy, not CORS, is what authorizes them.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=list(cors_allowed_origins),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag"],
+                    max_age=3000,
+                )
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=destroy,
+        )
+
+    def _table(self, construct_id: str, definition: TableDefinition) -> dynamodb.Table:
+        partition = _attribute(definition.partition_key)
+        assert partition is not None
+        table = dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=partition,
+            sort_key=_attribute(definition.sort_key),
+            billing_mode=dynamodb.BillingMode.PROVISIONED,
+            read_capacity=MIN_CAPACITY,
+            write_capacity=MIN_CAPACITY,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=self._deletion_protection,
+            removal_policy=self._removal_policy,
+            time_to_live_attribute=definition.ttl_attribute,
+        )
+        self._autoscale(
+            table.auto_scale_read_capacity(min_capacity=MIN_CAPACITY, max_capacity=self._read_max),
+            table.auto_scale_write_capacity(
+                min_capacity=MIN_CAPACITY, max_capacity=self._write_max
+            ),
+        )
+        for index in definition.indexes:
+            index_partition = _attribute(index.partition_key)
+            assert index_partition is not None
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=index_partition,
+                sort_key=_attribute(index.sort_key),
+                projection_type=dynamodb.ProjectionType.INCLUDE
+                if index.projected
+                else dynamodb.ProjectionType.KEYS_ONLY,
+                non_key_attributes=list(index.projected) or None,
+                read_capacity=MIN_CAPACITY,
+                write_capacity=MIN_CAPACITY,
+            )
+            self._autoscale(
+                table.auto_scale_global_secondary_index_read_capacity(
+                    index.name, min_capacity=MIN_CAPACITY, max_capacity=self._read_max
+                ),
+                table.auto_scale_global_secondary_index_write_capacity(
+                    index.name, min_capacity=MIN_CAPACITY, max_capacity=self._write_max
+                ),
+            )
+        return table
+
+    @staticmethod
+    def _autoscale(*capacities: dynamodb.IScalableTableAttribute) -> None:
+        for capacity in capacities:
+            capacity.scale_on_utilization(target_utilization_percent=TARGET_UTILIZATION_PERCENT)

@@ -1,0 +1,130 @@
+"""The Items API stack: composes network, data, API, web console and monitoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infrastructure.api import Api
+from infrastructure.config import LAMBDA_TIMEOUT_S, SERVICE_NAME, DeploymentSettings
+from infrastructure.data import Data
+from infrastructure.monitoring import Monitoring
+from infrastructure.nag import CDK_PROVIDER_REASONS, acknowledge, cdk_provider_constructs
+from infrastructure.network import Network
+from infrastructure.web import WebConsole, deployment_acknowledgements
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """CloudWatch's retention setting for a number of days (one of the values it offers)."""
+    try:
+        return _RETENTION[days]
+    except KeyError:
+        raise ValueError(f"logRetentionDays must be one of {sorted(_RETENTION)}") from None
+
+
+class ItemsApiStack(Stack):
+    """Everything one stage of the Items API needs; the units are wired here and only here."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: DeploymentSettings, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY
+        retention = log_retention(settings.log_retention_days)
+
+        network = Network(self, "Network", log_retention=retention, removal_policy=removal)
+        web_origin = f"https://{settings.web_domain.name}" if settings.web_domain else None
+        data = Data(
+            self,
+            "Data",
+            removal_policy=removal,
+            deletion_protection=settings.is_prod,
+            read_capacity_max=settings.read_capacity_max,
+            write_capacity_max=settings.write_capacity_max,
+            # The distribution's generated domain cannot be used here: the distribution reads
+            # from this bucket, so naming it in the bucket's CORS rule would be a cycle. Uploads
+            # are authorized by the presigned policy either way.
+            cors_allowed_origins=[settings.cors_allow_origin or web_origin or "*"],
+        )
+        web = WebConsole(
+            self,
+            "Web",
+            source_dir=REPO_ROOT / "web",
+            bucket=data.assets_bucket,
+            log_bucket=data.log_bucket,
+            api_connect_source=(
+                f"https://{settings.api_domain.name}"
+                if settings.api_domain
+                # The API id cannot appear here: the API's CORS origin names this distribution.
+                else f"https://*.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+            ),
+            domain=settings.web_domain,
+        )
+        api = Api(
+            self,
+            "Api",
+            stage=settings.stage,
+            subnets=network.subnets,
+            security_group=network.function_security_group,
+            items_table=data.items_table,
+            idempotency_table=data.idempotency_table,
+            assets_bucket=data.assets_bucket,
+            cors_allow_origin=settings.cors_allow_origin or web.origin,
+            domain=settings.api_domain,
+            throttle_rate_limit=settings.throttle_rate_limit,
+            throttle_burst_limit=settings.throttle_burst_limit,
+            quota_limit_per_day=settings.quota_limit_per_day,
+            waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+        web.publish(api_url=api.url)
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            api_name=api.api_name,
+            function_name=api.function_name,
+            function_timeout=Duration.seconds(LAMBDA_TIMEOUT_S),
+            tables={"Items": data.items_table, "Idempotency": data.idempotency_table},
+            alarm_email=settings.alarm_email,
+            removal_policy=removal,
+        )
+
+        Tags.of(self).add("project", SERVICE_NAME)
+        Tags.of(self).add("environment", settings.stage)
+
+        CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the Items API")
+        CfnOutput(self, "ApiKeyId", value=api.api_key.ref, description="Id of the API key")
+        CfnOutput(self, "ItemsTableName", value=data.items_table.table_name)
+        CfnOutput(self, "IdempotencyTableName", value=data.idempotency_table.table_name)
+        CfnOutput(self, "AssetsBucketName", value=data.assets_bucket.bucket_name)
+        CfnOutput(self, "WebConsoleUrl", value=web.url, description="The web console")
+        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region="
+            f"{Aws.REGION}#dashboards:name={monitoring.dashboard.dashboard_name}",
+        )
+        for provider in cdk_provider_constructs(self):
+            acknowledge(provider, CDK_PROVIDER_REASONS)
+            if provider.node.id.startswith("Custom::CDKBucketDeployment"):
+                acknowledge(provider, deployment_acknowledgements(data.assets_bucket))

@@ -1,0 +1,209 @@
+"""Web console: ``web/`` published to the assets bucket and served privately through CloudFront."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, DefaultStackSynthesizer, Duration, Stack
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infrastructure.config import CustomDomain
+from infrastructure.data import WEB_PREFIX
+from infrastructure.nag import acknowledge
+
+# What the end-to-end tests leave in web/ and must not be published.
+_NOT_PUBLISHED = ["screenshots", "screenshots/*", ".gitkeep"]
+
+
+def content_security_policy(*, api_origin: str, bucket_origins: list[str]) -> str:
+    """Scripts, styles and images from the console itself; fetches only to the API and S3."""
+    connect = " ".join(["'self'", api_origin, *bucket_origins])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "manifest-src 'self'",
+            f"connect-src {connect}",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+            "upgrade-insecure-requests",
+        ]
+    )
+
+
+class WebConsole(Construct):
+    """A CloudFront distribution in front of the bucket's web/ prefix, and its deployment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source_dir: Path,
+        bucket: s3.IBucket,
+        log_bucket: s3.IBucket,
+        api_connect_source: str,
+        domain: CustomDomain | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        bucket_origins = [
+            f"https://{bucket.bucket_regional_domain_name}",
+            f"https://{bucket.bucket_name}.s3.{Aws.URL_SUFFIX}",
+        ]
+        headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="Items API console: strict CSP and security headers",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy(
+                        api_origin=api_connect_source, bucket_origins=bucket_origins
+                    ),
+                    override=True,
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365),
+                    include_subdomains=True,
+                    preload=True,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                xss_protection=cloudfront.ResponseHeadersXSSProtection(
+                    protection=True, mode_block=True, override=True
+                ),
+            ),
+        )
+        self.origin_access_control = cloudfront.S3OriginAccessControl(
+            self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
+        )
+        # The origin is built without CDK's automatic OAC grant, which would cover the whole
+        # bucket (attachments included); the grant below is limited to web/.
+        origin = origins.S3BucketOrigin.with_bucket_defaults(
+            bucket, origin_path="/" + WEB_PREFIX.rstrip("/")
+        )
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", domain.certificate_arn)
+            if domain
+            else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Items API web console",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=headers,
+            ),
+            domain_names=[domain.name] if domain else None,
+            certificate=certificate,
+            # Only a custom certificate lets the TLS policy be chosen.
+            minimum_protocol_version=(
+                cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            enable_logging=True,
+            log_bucket=log_bucket,
+            log_file_prefix="cloudfront/",
+        )
+        cfn_distribution = self.distribution.node.default_child
+        assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
+        cfn_distribution.add_property_override(
+            "DistributionConfig.Origins.0.OriginAccessControlId",
+            self.origin_access_control.origin_access_control_id,
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudFrontReadsWebConsole",
+                actions=["s3:GetObject"],
+                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+                resources=[bucket.arn_for_objects(f"{WEB_PREFIX}*")],
+                conditions={
+                    "StringEquals": {
+                        "AWS:SourceArn": f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}"
+                        f":distribution/{self.distribution.distribution_id}"
+                    }
+                },
+            )
+        )
+        self._bucket = bucket
+        self._source_dir = source_dir
+        host = domain.name if domain else self.distribution.distribution_domain_name
+        #: The browser origin of the console (what the API's CORS allows).
+        self.origin = f"https://{host}"
+        self.url = f"{self.origin}/"
+        self._acknowledge(has_custom_certificate=domain is not None)
+
+    def _acknowledge(self, *, has_custom_certificate: bool) -> None:
+        reasons = {
+            "AwsSolutions-CFR1": "a management console for API-key holders; no geographic limit "
+            "applies to who may hold a key",
+            "AwsSolutions-CFR2": "static files only; the API behind it has its own WAF web ACL",
+            "AwsSolutions-CFR7": "the origin access control is attached by a property override "
+            "(OriginAccessControlId) so that the bucket grant covers web/ only; tests assert it",
+        }
+        if not has_custom_certificate:
+            reasons["AwsSolutions-CFR4"] = (
+                "without webDomainName the default *.cloudfront.net certificate is used, whose "
+                "TLS policy CloudFront fixes; set webDomainName/webCertificateArn for TLS 1.2"
+            )
+        acknowledge(self.distribution, reasons)
+
+
+    def publish(self, *, api_url: str) -> None:
+        """Deploy web/ and a generated config.json pointing the console at ``api_url``."""
+        sources = [s3deploy.Source.json_data("config.json", {"apiUrl": api_url})]
+        # Another team member's page may not exist yet on a fresh branch: publish what is there.
+        if self._source_dir.is_dir():
+            sources.insert(0, s3deploy.Source.asset(str(self._source_dir), exclude=_NOT_PUBLISHED))
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Publish",
+            sources=sources,
+            destination_bucket=self._bucket,
+            destination_key_prefix=WEB_PREFIX,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            memory_limit=256,
+        )
+
+
+def deployment_acknowledgements(bucket: s3.IBucket) -> dict[str, str]:
+    """Findings on the role of BucketDeployment's CDK-provided copier, with their reasons."""
+    stack = Stack.of(bucket)
+    bucket_id = stack.get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
+    qualifier = DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    staging = f"arn:aws:s3:::cdk-{qualifier}-assets-<AWS::AccountId>-{stack.region}/*"
+    copy = "BucketDeployment copies the console from CDK's staging bucket into the bucket"
+    return {
+        **{
+            f"AwsSolutions-IAM5[Action::s3:{action}]": copy
+            for action in ("GetBucket*", "GetObject*", "List*", "Abort*", "DeleteObject*")
+        },
+        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]": f"{copy}; it prunes only below "
+        f"{WEB_PREFIX} (destination_key_prefix), CDK renders the grant on the whole bucket",
+        f"AwsSolutions-IAM5[Resource::{staging}]": "CDK's asset staging bucket, read-only",
+        "AwsSolutions-IAM5[Resource::*]": "cloudfront:CreateInvalidation/GetInvalidation of the "
+        "console after publishing; CDK renders it on *",
+    }

@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench clean venv
+.PHONY: run test lint synth deploy bench clean venv screenshots
 
 venv: $(STAMP)
 
@@ -28,9 +29,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## test: lint, then every test (unit, integration over real HTTP, infrastructure)
-test: lint
+## test: lint, then every test (unit, integration over real HTTP, infrastructure, browser)
+test: lint $(CHROMIUM)
 	$(BIN)/pytest
+
+# Debian's chromium for the browser tests (tests/e2e): Playwright drives it, never a browser of
+# its own (that download does not work here). Installed once, as root.
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+## screenshots: refresh web/screenshots/ (the console's screens, taken by the browser tests)
+screenshots: $(STAMP) $(CHROMIUM)
+	E2E_SCREENSHOTS_DIR=web/screenshots $(BIN)/pytest tests/e2e -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

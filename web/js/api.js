@@ -75,7 +75,13 @@ export class Api {
         credentials: "omit",
       });
     } catch {
-      throw new ApiError(0, "NetworkError", `cannot reach the API at ${this.baseUrl}`);
+      // Also what a refusal without CORS headers looks like to a page (e.g. a wrong API key
+      // refused before the application answers), hence the hint.
+      throw new ApiError(
+        0,
+        "NetworkError",
+        `no readable answer from the API at ${this.baseUrl}: check the URL and the API key`,
+      );
     }
     if (!response.ok) {
       throw await errorFrom(response);

@@ -79,11 +79,13 @@ export function hasNullMember(value) {
 }
 
 /**
- * The field an API error message names ("tags.3: ..." names "tags"), or null.
+ * The word an API error message starts with, as the field it may name, or null.
  *
- * Every 400 of the API starts with the offending field or header followed by a colon.
+ * Every 400 of the API starts with the offending field or header: "name: ...",
+ * "attributes.a.b: ..." (names "attributes"), "tags must be unique". Callers map only the
+ * fields they show, so "item 3f1c... does not exist" names nothing they know.
  */
 export function fieldOf(message) {
-  const match = /^([A-Za-z_][\w-]*)(?:[.[][^:]*)?:\s/.exec(message ?? "");
+  const match = /^([A-Za-z_][\w-]*)(?:[.[][^:\s]*)?(?::|\s)/.exec(message ?? "");
   return match ? match[1] : null;
 }

@@ -1,0 +1,136 @@
+"""Real-browser fixtures: Debian's chromium, driven by Playwright, against real servers.
+
+The servers are the integration tier's: one moto server and one ``chalice local`` per session
+(``live_api``), plus the console served exactly as ``make run`` serves it (``start_console``:
+``web/`` with a generated ``config.json`` and the strict CSP). Playwright's own browser download
+does not work here, so Playwright launches ``/usr/bin/chromium``, which ``make test`` installs.
+
+Screenshots go to a temporary directory, so a test run never dirties the work tree;
+``make screenshots`` sets ``E2E_SCREENSHOTS_DIR=web/screenshots`` to refresh the committed ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from localdev.console import start_console
+from tests.integration.test_attachments import API_KEY, LiveApi, live_api
+
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+# Without the background-networking flags chromium keeps dialling Google's hosts, which this
+# machine's closed network refuses; --no-sandbox because the tests may run as root.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT: ViewportSize = {"width": 1100, "height": 800}
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture(scope="session")
+def live() -> Iterator[LiveApi]:
+    api = live_api()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="session")
+def console_url(live: LiveApi) -> Iterator[str]:
+    """The console on a free port, configured for this session's API and bucket."""
+    server = start_console(
+        0,
+        api_url=live.url,
+        api_key=API_KEY,
+        bucket_url=live.environment["AWS_ENDPOINT_URL_S3"],
+    )
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
+    """Open the console in a fresh browser context (own sessionStorage), at ``route``.
+
+    Fails the test afterwards on any uncaught script error or console error, a CSP violation
+    included. Non-2xx answers (a 412 the page handles, say) are logged by chromium as
+    "Failed to load resource" and are expected, so those are let through.
+    """
+    contexts = []
+    problems: list[str] = []
+
+    def open_console(
+        route: str = "#/", *, with_config: bool = True, expected_errors: tuple[str, ...] = ()
+    ) -> Page:
+        """``expected_errors``: console errors this test provokes on purpose (substrings)."""
+        allowed = ("Failed to load resource", *expected_errors)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error" and not any(text in message.text for text in allowed):
+                problems.append(f"console error: {message.text}")
+
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", on_console)
+        if not with_config:
+            page.route("**/config.json", lambda route: route.fulfill(status=404, body=""))
+        page.goto(console_url + route)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        return page
+
+    yield open_console
+    for context in contexts:
+        context.close()
+    assert problems == []
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("E2E_SCREENSHOTS_DIR")
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def snap(screenshot_dir: Path) -> Callable[[Page, str], Path]:
+    """Save a screenshot of the whole page as ``<name>.png``."""
+
+    def take(page: Page, name: str) -> Path:
+        path = screenshot_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        return path
+
+    return take

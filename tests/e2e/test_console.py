@@ -1,0 +1,356 @@
+"""The web console in a real browser (issue 7): every screen against the real API and bucket."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import FilePayload, Page, expect
+
+from tests.e2e.conftest import OpenPage
+from tests.integration.test_attachments import API_KEY, LiveApi
+
+pytestmark = pytest.mark.integration
+
+Snap = Callable[[Page, str], Path]
+CONFLICT_TEXT = "changed elsewhere — reload"
+
+
+def unique(name: str) -> str:
+    return f"{name} {uuid.uuid4().hex[:6]}"
+
+
+def stored(live: LiveApi, item_id: str) -> dict[str, Any]:
+    response = live.request("GET", f"/items/{item_id}")
+    assert response.status_code == 200, response.text
+    item: dict[str, Any] = response.json()
+    return item
+
+
+def item_names(page: Page) -> list[str]:
+    return page.locator("#items-body tr td:first-child").all_inner_texts()
+
+
+def test_first_visit_asks_for_the_connection_and_keeps_the_key_in_the_tab(
+    open_page: OpenPage, live: LiveApi, snap: Snap
+) -> None:
+    # GIVEN a deployment whose config.json is missing: nothing is prefilled
+    # (The API's 403 for a wrong key carries no CORS headers, so chromium reports it as a CORS
+    # error and the page cannot read the message; it still must not connect.)
+    page = open_page(with_config=False, expected_errors=("blocked by CORS policy",))
+    expect(page.get_by_role("heading", name="Connect to the API")).to_be_visible()
+    expect(page.get_by_label("API key", exact=True)).to_have_value("")
+
+    # WHEN the user enters a wrong key THEN the API's refusal is shown and nothing is kept
+    page.get_by_label("API base URL", exact=True).fill(live.url)
+    page.get_by_label("API key", exact=True).fill("wrong-key")
+    page.get_by_role("button", name="Connect").click()
+    expect(page.locator("#settings-error")).to_contain_text("Could not connect")
+    assert page.evaluate("sessionStorage.length") == 0
+    snap(page, "connect")
+
+    # WHEN the right key is entered THEN the list opens and the key lives in sessionStorage only
+    page.get_by_label("API key", exact=True).fill(API_KEY)
+    page.get_by_label("API key", exact=True).press("Enter")
+    expect(page.get_by_role("heading", name="Items")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('items-console.apiKey')") == API_KEY
+    assert page.evaluate("localStorage.length") == 0
+
+
+def test_every_form_control_has_a_label(open_page: OpenPage) -> None:
+    page = open_page("#/new")
+    expect(page.get_by_role("heading", name="New item")).to_be_visible()
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+              .filter((el) => el.labels.length === 0)
+              .map((el) => el.id)"""
+    )
+    assert unlabelled == []
+    assert page.locator("input, select, textarea").count() >= 10
+
+
+def test_create_an_item(open_page: OpenPage, live: LiveApi, snap: Snap) -> None:
+    page = open_page()
+    expect(page.get_by_role("heading", name="Items")).to_be_visible()
+    live.create_item("Blue mug", tags=["kitchen"], attributes={"price": 12.5})
+    page.reload()
+    expect(page.locator("#items-body tr").first).to_be_visible()
+    snap(page, "list")
+
+    # WHEN the user fills the form (the keyboard reaches "New item") and saves
+    page.get_by_role("link", name="New item").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="New item")).to_be_visible()
+    name = unique("Green teapot")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Description", exact=True).fill("Holds 1.2 litres")
+    page.get_by_role("combobox", name="Status").select_option("archived")
+    page.get_by_label("Tags", exact=True).fill("kitchen, green")
+    page.get_by_label("Attributes (JSON object)", exact=True).fill(
+        '{"price": 0.1, "serial": 12345678901234567890, "size": {"h": 20}}'
+    )
+    snap(page, "create")
+    page.get_by_role("button", name="Create item").click()
+
+    # THEN the page shows the created item and the API stored exactly what was typed
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    expect(page.locator("#notice")).to_contain_text("Created")
+    item_id = page.locator("#meta-id").inner_text()
+    item = stored(live, item_id)
+    assert item["name"] == name
+    assert item["description"] == "Holds 1.2 litres"
+    assert item["status"] == "archived"
+    assert item["tags"] == ["kitchen", "green"]
+    assert item["attributes"] == {"price": 0.1, "serial": 12345678901234567890, "size": {"h": 20}}
+    assert item["version"] == 1
+    # The big integer survives the round trip through the page's form, digit for digit.
+    assert (
+        "12345678901234567890"
+        in page.get_by_label("Attributes (JSON object)", exact=True).input_value()
+    )
+
+
+def test_api_errors_are_shown_next_to_the_field_they_name(
+    open_page: OpenPage, live: LiveApi, snap: Snap
+) -> None:
+    page = open_page("#/new")
+    name_input = page.get_by_label("Name", exact=True)
+
+    # WHEN the name is blank THEN the API's "name: ..." message sits under the name field
+    name_input.fill("   ")
+    page.get_by_role("button", name="Create item").click()
+    expect(page.locator("#item-name-error")).to_contain_text("name:")
+    expect(name_input).to_have_attribute("aria-invalid", "true")
+    expect(name_input).to_be_focused()
+
+    # WHEN a tag is repeated THEN the message moves to the tags field
+    name = unique("Duplicate tags")
+    name_input.fill(name)
+    page.get_by_label("Tags", exact=True).fill("red, red")
+    page.get_by_role("button", name="Create item").click()
+    expect(page.locator("#item-tags-error")).to_contain_text("tags")
+    expect(page.locator("#item-name-error")).to_be_empty()
+    expect(page.get_by_label("Tags", exact=True)).to_have_attribute("aria-invalid", "true")
+    snap(page, "validation")
+
+    # and nothing was created
+    listing = live.request("GET", "/items?limit=100").json()
+    assert name not in [item["name"] for item in listing["items"]]
+
+
+def test_edit_sends_a_merge_patch_with_if_match(
+    open_page: OpenPage, live: LiveApi, snap: Snap
+) -> None:
+    item = live.create_item(unique("Lamp"), attributes={"keep": 1, "drop": 2, "dims": {"w": 3}})
+    page = open_page(f"#/items/{item['id']}")
+    expect(page.get_by_label("Name", exact=True)).to_have_value(item["name"])
+
+    new_name = unique("Desk lamp")
+    page.get_by_label("Name", exact=True).fill(new_name)
+    page.get_by_label("Attributes (JSON object)", exact=True).fill(
+        '{"keep": 1, "dims": {"w": 3, "d": 4}, "new": true}'
+    )
+    with page.expect_request(lambda request: request.method == "PATCH") as sent:
+        page.get_by_role("button", name="Save changes").click()
+
+    request = sent.value
+    assert request.headers["if-match"] == '"1"'
+    assert request.headers["content-type"] == "application/merge-patch+json"
+    assert json.loads(request.post_data or "") == {
+        "name": new_name,
+        "attributes": {"drop": None, "dims": {"d": 4}, "new": True},
+    }
+    expect(page.locator("#notice")).to_contain_text("version 2")
+    expect(page.locator("#meta-version")).to_have_text("2")
+    snap(page, "edit")
+    saved = stored(live, item["id"])
+    assert saved["name"] == new_name
+    assert saved["attributes"] == {"keep": 1, "dims": {"w": 3, "d": 4}, "new": True}
+    assert saved["version"] == 2
+
+
+def test_a_save_over_someone_elses_change_is_refused_not_overwritten(
+    open_page: OpenPage, live: LiveApi, snap: Snap
+) -> None:
+    # GIVEN two pages open on the same item
+    item = live.create_item(unique("Shared"), description="original")
+    first = open_page(f"#/items/{item['id']}")
+    second = open_page(f"#/items/{item['id']}")
+    expect(second.get_by_label("Name", exact=True)).to_have_value(item["name"])
+
+    # WHEN the first page saves, then the second page saves its own edit
+    first.get_by_label("Name", exact=True).fill("Renamed by the first page")
+    first.get_by_role("button", name="Save changes").click()
+    expect(first.locator("#meta-version")).to_have_text("2")
+    second.get_by_label("Description", exact=True).fill("written by the second page")
+    second.get_by_role("button", name="Save changes").click()
+
+    # THEN the second page says so, keeps its edit on screen, and nothing was overwritten
+    expect(second.locator("#conflict")).to_contain_text(CONFLICT_TEXT)
+    expect(second.get_by_label("Description", exact=True)).to_have_value(
+        "written by the second page"
+    )
+    snap(second, "conflict")
+    after_conflict = stored(live, item["id"])
+    assert after_conflict["name"] == "Renamed by the first page"
+    assert after_conflict["description"] == "original"
+    assert after_conflict["version"] == 2
+
+    # WHEN the second page reloads and saves again THEN both changes are kept
+    second.get_by_role("button", name="Reload").click()
+    expect(second.get_by_label("Name", exact=True)).to_have_value("Renamed by the first page")
+    expect(second.locator("#conflict")).to_be_hidden()
+    second.get_by_label("Description", exact=True).fill("written by the second page")
+    second.get_by_role("button", name="Save changes").click()
+    expect(second.locator("#meta-version")).to_have_text("3")
+    final = stored(live, item["id"])
+    assert (final["name"], final["description"]) == (
+        "Renamed by the first page",
+        "written by the second page",
+    )
+
+
+def test_delete_asks_for_confirmation_first(open_page: OpenPage, live: LiveApi, snap: Snap) -> None:
+    item = live.create_item(unique("Old chair"))
+    page = open_page(f"#/items/{item['id']}")
+    expect(page.get_by_label("Name", exact=True)).to_have_value(item["name"])
+    dialog = page.get_by_role("dialog")
+
+    # WHEN the user presses Delete with the keyboard THEN a dialog asks, focused on Cancel
+    page.get_by_role("button", name="Delete…").focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(item["name"])
+    expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+    snap(page, "delete-confirm")
+
+    # WHEN the user escapes THEN nothing is deleted
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert live.request("GET", f"/items/{item['id']}").status_code == 200
+
+    # WHEN the user confirms THEN the item is gone and the list is shown
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("button", name="Delete item").click()
+    expect(page.get_by_role("heading", name="Items")).to_be_visible()
+    expect(page.locator("#notice")).to_contain_text("Deleted")
+    assert live.request("GET", f"/items/{item['id']}").status_code == 404
+
+
+def test_upload_an_attachment_then_download_it(
+    open_page: OpenPage, live: LiveApi, snap: Snap
+) -> None:
+    item = live.create_item(unique("Poster"))
+    page = open_page(f"#/items/{item['id']}")
+    expect(page.get_by_text("No attachments yet.")).to_be_visible()
+    data = page.screenshot()  # a real PNG file to upload
+    prefix = f"attachments/{item['id']}/"
+
+    # WHEN a file is chosen and uploaded THEN the progress bar reaches 100% and it is listed
+    page.get_by_label("File", exact=True).set_input_files(
+        files=FilePayload(name="poster.png", mimeType="image/png", buffer=data)
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#upload-percent")).to_have_text("100%")
+    expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
+    row = page.locator("#attachments-body tr", has_text="poster.png")
+    expect(row).to_contain_text("image/png")
+    expect(row).not_to_contain_text("not uploaded")
+    snap(page, "attachments")
+    assert len(live.bucket_keys(prefix)) == 1
+
+    # WHEN it is downloaded THEN the browser saves the same bytes under the original name
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download poster.png").click()
+    download = download_info.value
+    assert download.suggested_filename == "poster.png"
+    assert Path(download.path()).read_bytes() == data
+
+    # WHEN it is deleted (after confirming) THEN the file leaves the bucket
+    page.get_by_role("button", name="Delete poster.png").click()
+    page.get_by_role("button", name="Delete attachment").click()
+    expect(page.get_by_text("No attachments yet.")).to_be_visible()
+    assert live.bucket_keys(prefix) == set()
+
+
+def test_a_refused_file_type_is_named_next_to_the_file_input(
+    open_page: OpenPage, live: LiveApi
+) -> None:
+    item = live.create_item(unique("Installer"))
+    page = open_page(f"#/items/{item['id']}")
+    page.get_by_label("File", exact=True).set_input_files(
+        files=FilePayload(name="setup.exe", mimeType="application/x-msdownload", buffer=b"MZ")
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#upload-file-error")).to_contain_text("content_type:")
+    expect(page.locator("#upload-percent")).to_have_text("0%")
+    assert live.bucket_keys(f"attachments/{item['id']}/") == set()
+
+
+def test_the_list_pages_with_the_cursor_and_filters_by_status(
+    open_page: OpenPage, live: LiveApi
+) -> None:
+    # GIVEN six archived items (newest first under a status filter) among active ones
+    token = uuid.uuid4().hex[:6]
+    mine = [live.create_item(f"Archived {token} {n}", status="archived")["name"] for n in range(6)]
+    live.create_item(f"Active {token}")
+    first_api_page = live.request("GET", "/items?status=archived&limit=5").json()
+    second_api_page = live.request(
+        "GET", f"/items?status=archived&limit=5&cursor={first_api_page['next_cursor']}"
+    ).json()
+    expected_first = [entry["name"] for entry in first_api_page["items"]]
+    expected_second = [entry["name"] for entry in second_api_page["items"]]
+    assert set(mine) <= set(expected_first + expected_second)
+
+    page = open_page()
+    page.get_by_label("Per page", exact=True).select_option("5")
+    status_filter = page.get_by_role("combobox", name="Status")
+    status_filter.select_option("archived")
+    expect(page.locator("#items-body tr")).to_have_count(5)
+    expect(page.locator("#items-body tr").first).to_contain_text(expected_first[0])
+    assert item_names(page) == expected_first
+    expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+
+    page.get_by_role("button", name="Next page").click()
+    expect(page.locator("#page-label")).to_have_text("Page 2")
+    expect(page.locator("#items-body tr").first).to_contain_text(expected_second[0])
+    assert item_names(page) == expected_second
+
+    page.get_by_role("button", name="Previous page").click()
+    expect(page.locator("#page-label")).to_have_text("Page 1")
+    expect(page.locator("#items-body tr").first).to_contain_text(expected_first[0])
+
+    status_filter.select_option("active")
+    expect(page.locator("#items-body tr", has_text=f"Active {token}")).to_have_count(1)
+    assert not any(token in name and "Archived" in name for name in item_names(page))
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "patch"),
+    [
+        ({"a": 1}, {"a": 1}, None),
+        ({"a": 1, "b": 2}, {"a": 1}, {"b": None}),
+        ({"a": {"x": 1, "y": 2}}, {"a": {"x": 1, "y": 3}}, {"a": {"y": 3}}),
+        ({"a": [1, 2]}, {"a": [1]}, {"a": [1]}),
+        ({"a": {"x": 1}}, {"a": 5}, {"a": 5}),
+        ({}, {"__proto__": {"x": 1}}, {"__proto__": {"x": 1}}),
+    ],
+)
+def test_the_merge_patch_the_page_sends(
+    open_page: OpenPage, source: Any, target: Any, patch: Any
+) -> None:
+    page = open_page("#/settings")
+    # JSON text in, JSON text out: JSON.parse keeps "__proto__" an ordinary key.
+    result = page.evaluate(
+        """async ([source, target]) => {
+            const { mergePatch } = await import("./js/json.js");
+            const patch = mergePatch(JSON.parse(source), JSON.parse(target));
+            return patch === undefined ? null : JSON.stringify(patch);
+        }""",
+        [json.dumps(source), json.dumps(target)],
+    )
+    assert (None if result is None else json.loads(result)) == patch

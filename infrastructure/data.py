@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE, KeyAttribute, TableDefinition
-from infrastructure.nag import acknowledge
+from infrastructure.nag import acknowledge, checkov_skip
 
 MIN_CAPACITY = 5
 TARGET_UTILIZATION_PERCENT = 70
@@ -25,6 +25,12 @@ _ATTRIBUTE_TYPES = {
 
 def _attribute(key: KeyAttribute | None) -> dynamodb.Attribute | None:
     return None if key is None else dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
+def _cfn(construct: Construct) -> CfnResource:
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource)
+    return resource
 
 
 class Data(Construct):
@@ -73,6 +79,10 @@ class Data(Construct):
         acknowledge(
             self.log_bucket,
             {"AwsSolutions-S1": "this is the access-log bucket; logging it into itself would loop"},
+        )
+        checkov_skip(
+            _cfn(self.log_bucket),
+            {"CKV_AWS_18": "this is the access-log bucket; logging it into itself would loop"},
         )
         self.assets_bucket = s3.Bucket(
             self,
@@ -123,6 +133,13 @@ class Data(Construct):
             deletion_protection=self._deletion_protection,
             removal_policy=self._removal_policy,
             time_to_live_attribute=definition.ttl_attribute,
+        )
+        checkov_skip(
+            _cfn(table),
+            {
+                "CKV_AWS_119": "encrypted at rest with the AWS managed key (aws/dynamodb); a "
+                "customer managed key adds a KMS call per request and no control we need",
+            },
         )
         self._autoscale(
             table.auto_scale_read_capacity(min_capacity=MIN_CAPACITY, max_capacity=self._read_max),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
@@ -21,11 +22,16 @@ class Network(Construct):
         construct_id: str,
         *,
         log_retention: logs.RetentionDays,
+        logs_key: kms.IKey,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.flow_log_group = logs.LogGroup(
-            self, "FlowLogs", retention=log_retention, removal_policy=removal_policy
+            self,
+            "FlowLogs",
+            retention=log_retention,
+            encryption_key=logs_key,
+            removal_policy=removal_policy,
         )
         # Isolated subnets only: the function talks to DynamoDB and S3 through gateway endpoints,
         # so there is no NAT gateway to pay for and no route to the internet.

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -13,7 +15,7 @@ from infrastructure.api import Api
 from infrastructure.config import LAMBDA_TIMEOUT_S, SERVICE_NAME, DeploymentSettings
 from infrastructure.data import Data
 from infrastructure.monitoring import Monitoring
-from infrastructure.nag import CDK_PROVIDER_REASONS, acknowledge, cdk_provider_constructs
+from infrastructure.nag import acknowledge_cdk_provider, cdk_provider_constructs
 from infrastructure.network import Network
 from infrastructure.web import WebConsole, deployment_acknowledgements
 
@@ -50,7 +52,10 @@ class ItemsApiStack(Stack):
         removal = RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY
         retention = log_retention(settings.log_retention_days)
 
-        network = Network(self, "Network", log_retention=retention, removal_policy=removal)
+        logs_key = self._logs_key(removal)
+        network = Network(
+            self, "Network", log_retention=retention, logs_key=logs_key, removal_policy=removal
+        )
         web_origin = f"https://{settings.web_domain.name}" if settings.web_domain else None
         data = Data(
             self,
@@ -94,6 +99,7 @@ class ItemsApiStack(Stack):
             quota_limit_per_day=settings.quota_limit_per_day,
             waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
             log_retention=retention,
+            logs_key=logs_key,
             removal_policy=removal,
         )
         web.publish(api_url=api.url)
@@ -125,6 +131,38 @@ class ItemsApiStack(Stack):
             f"{Aws.REGION}#dashboards:name={monitoring.dashboard.dashboard_name}",
         )
         for provider in cdk_provider_constructs(self):
-            acknowledge(provider, CDK_PROVIDER_REASONS)
-            if provider.node.id.startswith("Custom::CDKBucketDeployment"):
-                acknowledge(provider, deployment_acknowledgements(data.assets_bucket))
+            is_deployment = provider.node.id.startswith("Custom::CDKBucketDeployment")
+            acknowledge_cdk_provider(
+                provider, deployment_acknowledgements(data.assets_bucket) if is_deployment else {}
+            )
+
+    def _logs_key(self, removal: RemovalPolicy) -> kms.Key:
+        """The key that encrypts every log group of the stack (CloudWatch Logs may use it)."""
+        key = kms.Key(
+            self,
+            "LogsKey",
+            enable_key_rotation=True,
+            description="Encrypts the Items API log groups",
+            removal_policy=removal,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.{Aws.URL_SUFFIX}")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        )
+                    }
+                },
+            )
+        )
+        return key

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infrastructure.config import CustomDomain
 from infrastructure.data import WEB_PREFIX
-from infrastructure.nag import acknowledge
+from infrastructure.nag import acknowledge, checkov_skip
 
 # What the end-to-end tests leave in web/ and must not be published.
 _NOT_PUBLISHED = ["screenshots", "screenshots/*", ".gitkeep"]
@@ -169,6 +169,15 @@ class WebConsole(Construct):
                 "TLS policy CloudFront fixes; set webDomainName/webCertificateArn for TLS 1.2"
             )
         acknowledge(self.distribution, reasons)
+        skips = {
+            "CKV_AWS_68": reasons["AwsSolutions-CFR2"],
+            "CKV_AWS_310": "one S3 origin in the stack's region; static files only",
+        }
+        if not has_custom_certificate:
+            skips["CKV_AWS_174"] = reasons["AwsSolutions-CFR4"]
+        cfn_distribution = self.distribution.node.default_child
+        assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
+        checkov_skip(cfn_distribution, skips)
 
 
     def publish(self, *, api_url: str) -> None:

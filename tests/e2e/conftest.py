@@ -124,12 +124,12 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def snap(screenshot_dir: Path) -> Callable[[Page, str], Path]:
-    """Save a screenshot of the whole page as ``<name>.png``."""
+def snap(screenshot_dir: Path) -> Callable[..., Path]:
+    """Save a screenshot as ``<name>.png``: the whole page, or the viewport (for a modal)."""
 
-    def take(page: Page, name: str) -> Path:
+    def take(page: Page, name: str, *, full_page: bool = True) -> Path:
         path = screenshot_dir / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
         assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         return path
 

@@ -16,7 +16,7 @@ from tests.integration.test_attachments import API_KEY, LiveApi
 
 pytestmark = pytest.mark.integration
 
-Snap = Callable[[Page, str], Path]
+Snap = Callable[..., Path]
 CONFLICT_TEXT = "changed elsewhere — reload"
 
 
@@ -74,18 +74,24 @@ def test_every_form_control_has_a_label(open_page: OpenPage) -> None:
 
 
 def test_create_an_item(open_page: OpenPage, live: LiveApi, snap: Snap) -> None:
+    seeds: list[tuple[str, dict[str, Any]]] = [
+        ("Blue mug", {"tags": ["kitchen"], "attributes": {"price": 12.5}}),
+        ("Desk lamp", {"tags": ["office", "lighting"], "status": "archived"}),
+        ("Wool blanket", {"tags": ["bedroom", "textiles"]}),
+        ("Espresso cups", {"tags": ["kitchen"], "attributes": {"count": 6}}),
+    ]
+    for name, fields in seeds:
+        live.create_item(name, **fields)
     page = open_page()
     expect(page.get_by_role("heading", name="Items")).to_be_visible()
-    live.create_item("Blue mug", tags=["kitchen"], attributes={"price": 12.5})
-    page.reload()
-    expect(page.locator("#items-body tr").first).to_be_visible()
+    expect(page.locator("#items-body tr", has_text="Espresso cups")).to_be_visible()
     snap(page, "list")
 
     # WHEN the user fills the form (the keyboard reaches "New item") and saves
     page.get_by_role("link", name="New item").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="New item")).to_be_visible()
-    name = unique("Green teapot")
+    name = "Green teapot"
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Description", exact=True).fill("Holds 1.2 litres")
     page.get_by_role("combobox", name="Status").select_option("archived")
@@ -145,11 +151,11 @@ def test_api_errors_are_shown_next_to_the_field_they_name(
 def test_edit_sends_a_merge_patch_with_if_match(
     open_page: OpenPage, live: LiveApi, snap: Snap
 ) -> None:
-    item = live.create_item(unique("Lamp"), attributes={"keep": 1, "drop": 2, "dims": {"w": 3}})
+    item = live.create_item("Reading lamp", attributes={"keep": 1, "drop": 2, "dims": {"w": 3}})
     page = open_page(f"#/items/{item['id']}")
     expect(page.get_by_label("Name", exact=True)).to_have_value(item["name"])
 
-    new_name = unique("Desk lamp")
+    new_name = "Reading lamp (brass)"
     page.get_by_label("Name", exact=True).fill(new_name)
     page.get_by_label("Attributes (JSON object)", exact=True).fill(
         '{"keep": 1, "dims": {"w": 3, "d": 4}, "new": true}'
@@ -177,7 +183,7 @@ def test_a_save_over_someone_elses_change_is_refused_not_overwritten(
     open_page: OpenPage, live: LiveApi, snap: Snap
 ) -> None:
     # GIVEN two pages open on the same item
-    item = live.create_item(unique("Shared"), description="original")
+    item = live.create_item("Wool blanket", description="original")
     first = open_page(f"#/items/{item['id']}")
     second = open_page(f"#/items/{item['id']}")
     expect(second.get_by_label("Name", exact=True)).to_have_value(item["name"])
@@ -215,7 +221,7 @@ def test_a_save_over_someone_elses_change_is_refused_not_overwritten(
 
 
 def test_delete_asks_for_confirmation_first(open_page: OpenPage, live: LiveApi, snap: Snap) -> None:
-    item = live.create_item(unique("Old chair"))
+    item = live.create_item("Old chair")
     page = open_page(f"#/items/{item['id']}")
     expect(page.get_by_label("Name", exact=True)).to_have_value(item["name"])
     dialog = page.get_by_role("dialog")
@@ -226,7 +232,7 @@ def test_delete_asks_for_confirmation_first(open_page: OpenPage, live: LiveApi, 
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(item["name"])
     expect(page.get_by_role("button", name="Cancel")).to_be_focused()
-    snap(page, "delete-confirm")
+    snap(page, "delete-confirm", full_page=False)
 
     # WHEN the user escapes THEN nothing is deleted
     page.keyboard.press("Escape")
@@ -244,7 +250,7 @@ def test_delete_asks_for_confirmation_first(open_page: OpenPage, live: LiveApi, 
 def test_upload_an_attachment_then_download_it(
     open_page: OpenPage, live: LiveApi, snap: Snap
 ) -> None:
-    item = live.create_item(unique("Poster"))
+    item = live.create_item("Concert poster", tags=["art"])
     page = open_page(f"#/items/{item['id']}")
     expect(page.get_by_text("No attachments yet.")).to_be_visible()
     data = page.screenshot()  # a real PNG file to upload
@@ -280,7 +286,7 @@ def test_upload_an_attachment_then_download_it(
 def test_a_refused_file_type_is_named_next_to_the_file_input(
     open_page: OpenPage, live: LiveApi
 ) -> None:
-    item = live.create_item(unique("Installer"))
+    item = live.create_item("Installer")
     page = open_page(f"#/items/{item['id']}")
     page.get_by_label("File", exact=True).set_input_files(
         files=FilePayload(name="setup.exe", mimeType="application/x-msdownload", buffer=b"MZ")

@@ -256,7 +256,10 @@ function fillItemForm(item) {
   $("item-description").value = item?.description ?? "";
   $("item-status").value = item?.status ?? "active";
   $("item-tags").value = item ? item.tags.join(", ") : "";
-  $("item-attributes").value = JSON.stringify(item?.attributes ?? {}, null, 2);
+  const attributes = JSON.stringify(item?.attributes ?? {}, null, 2);
+  $("item-attributes").value = attributes;
+  // Tall enough to show the whole object (up to a point), so nothing hides below the fold.
+  $("item-attributes").rows = Math.min(Math.max(attributes.split("\n").length + 1, 4), 20);
   $("item-meta").hidden = !item;
   if (item) {
     $("meta-id").textContent = item.id;

@@ -36,17 +36,25 @@ def origin(url: str) -> str:
 
 
 def content_security_policy(connect_to: list[str]) -> str:
-    """The console's CSP: its own files only, and requests to the API and the bucket."""
+    """The console's CSP: its own files only, and requests to the API and the bucket.
+
+    The same directives as the deployed distribution's (``infrastructure/web.py``) but for
+    ``upgrade-insecure-requests``, which would turn the local http:// calls into https://.
+    """
     connect = " ".join(["'self'", *(origin(url) for url in connect_to)])
     return "; ".join(
         [
-            "default-src 'self'",
-            f"connect-src {connect}",
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
             "img-src 'self' data:",
-            "object-src 'none'",
-            "base-uri 'none'",
+            "font-src 'self'",
+            "manifest-src 'self'",
+            f"connect-src {connect}",
+            "form-action 'none'",
             "frame-ancestors 'none'",
-            "form-action 'self'",
+            "base-uri 'none'",
+            "object-src 'none'",
         ]
     )
 

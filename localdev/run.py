@@ -6,6 +6,7 @@ Ctrl-C (or SIGTERM) stops everything this started, so a second `make run` starts
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,6 +32,18 @@ CONSOLE_PORT = int(os.environ.get("CONSOLE_PORT", "8001"))
 DEFAULT_LOCAL_API_KEY = "local-dev-key"
 
 
+def _signal_child(child: subprocess.Popen[Any], signum: int, *, group: bool) -> None:
+    """Signal ``child``, or with ``group`` the process group it leads (its own session).
+
+    The group is signalled even when its leader has exited: what it spawned may still run.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        if group:
+            os.killpg(child.pid, signum)
+        elif child.poll() is None:
+            child.send_signal(signum)
+
+
 def main() -> int:
     environment = local_stage_environment()
     moto_port = emulator_port(environment)
@@ -46,19 +59,19 @@ def main() -> int:
     log_dir.mkdir(exist_ok=True)
     children: list[subprocess.Popen[Any]] = []
     servers: list[ThreadingHTTPServer] = []
+    group_leaders: set[int] = set()
 
     def stop(*_: object) -> None:
         for server in servers:
             server.shutdown()
             server.server_close()
         for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
+            _signal_child(child, signal.SIGTERM, group=child.pid in group_leaders)
         for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                child.kill()
+                _signal_child(child, signal.SIGKILL, group=child.pid in group_leaders)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -93,8 +106,12 @@ def main() -> int:
             ],
             cwd=PROJECT_DIR,
             env=process_environment({"LOCAL_API_KEY": api_key}),
+            # Its own process group: chalice's autoreloader serves from a child process, which
+            # must stop with it (on SIGTERM too, not only on a terminal's Ctrl-C).
+            start_new_session=True,
         )
         children.append(api)
+        group_leaders.add(api.pid)
         return api.wait()
     except KeyboardInterrupt:
         return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import FilePayload, Page, expect
 
 from tests.e2e.conftest import OpenPage
@@ -360,3 +361,20 @@ def test_the_merge_patch_the_page_sends(
         [json.dumps(source), json.dumps(target)],
     )
     assert (None if result is None else json.loads(result)) == patch
+
+
+def test_the_console_server_sends_the_csp_and_a_generated_config(
+    console_url: str, live: LiveApi
+) -> None:
+    page = requests.get(console_url, timeout=10)
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert live.url in csp
+    assert live.environment["AWS_ENDPOINT_URL_S3"] in csp
+
+    config = requests.get(console_url + "config.json", timeout=10)
+    assert config.json() == {"apiUrl": live.url, "apiKey": API_KEY}
+    # Generated in memory: no config.json (with a key in it) ever lands in web/.
+    assert not (Path(__file__).parents[2] / "web" / "config.json").exists()

@@ -13,6 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infrastructure.config import API_STAGE, METRICS_NAMESPACE, SERVICE_NAME
+from infrastructure.nag import acknowledge
 
 PERIOD = Duration.minutes(5)
 _TABLE_OPERATIONS = [
@@ -53,7 +54,16 @@ class Monitoring(Construct):
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         if alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+            subscription = self.topic.add_subscription(
+                subscriptions.EmailSubscription(alarm_email)
+            )
+            acknowledge(
+                subscription,
+                {
+                    "Serverless-SNSRedrivePolicy": "an email endpoint: SNS retries delivery, and "
+                    "failures show in the topic's NumberOfNotificationsFailed metric",
+                },
+            )
         self._action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cw.Alarm] = []
 

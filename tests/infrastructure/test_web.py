@@ -1,0 +1,122 @@
+"""The web console: published under web/ and served by CloudFront with OAC, HTTPS and a CSP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infrastructure.conftest import Synthesized
+
+
+def _distribution(stage: Synthesized) -> dict[str, Any]:
+    config: dict[str, Any] = stage.only("AWS::CloudFront::Distribution")["Properties"][
+        "DistributionConfig"
+    ]
+    return config
+
+
+def test_distribution_is_https_only_with_origin_access_control_on_web_prefix(
+    stage: Synthesized,
+) -> None:
+    config = _distribution(stage)
+    (origin,) = config["Origins"]
+    oac_id = next(iter(stage.resources("AWS::CloudFront::OriginAccessControl")))
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
+    assert origin["OriginPath"] == "/web"
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    oac = stage.only("AWS::CloudFront::OriginAccessControl")["Properties"]
+    assert oac["OriginAccessControlConfig"]["OriginAccessControlOriginType"] == "s3"
+    assert oac["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    assert oac["OriginAccessControlConfig"]["SigningProtocol"] == "sigv4"
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] == "https-only"
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    assert config["DefaultRootObject"] == "index.html"
+    assert "Logging" in config
+    stage.template.resource_count_is("AWS::CloudFront::CloudFrontOriginAccessIdentity", 0)
+
+
+def test_bucket_stays_private_and_cloudfront_reads_only_web_objects(stage: Synthesized) -> None:
+    statements = [
+        statement
+        for policy in stage.resources("AWS::S3::BucketPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Principal") == {"Service": "cloudfront.amazonaws.com"}
+    ]
+    assert len(statements) == 1
+    (statement,) = statements
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"]["Fn::Join"][1][-1] == "/web/*"
+    distribution_id = next(iter(stage.resources("AWS::CloudFront::Distribution")))
+    assert distribution_id in json.dumps(statement["Condition"]["StringEquals"]["AWS:SourceArn"])
+    for policy in stage.resources("AWS::S3::BucketPolicy").values():
+        for any_statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert any_statement.get("Principal") != "*" or any_statement["Effect"] == "Deny"
+
+
+def _csp(stage: Synthesized) -> str:
+    policy = stage.only("AWS::CloudFront::ResponseHeadersPolicy")["Properties"]
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["ContentTypeOptions"]["Override"] is True
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    return json.dumps(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+
+
+def test_strict_content_security_policy(stage: Synthesized) -> None:
+    csp = _csp(stage)
+    for directive in (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    policy_id = next(iter(stage.resources("AWS::CloudFront::ResponseHeadersPolicy")))
+    assert _distribution(stage)["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {
+        "Ref": policy_id
+    }
+
+
+def test_csp_lets_the_console_reach_the_api_and_the_bucket(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    assert "execute-api" in _csp(dev)
+    assert f"https://{prod.context['domainName']}" in _csp(prod)
+    assert "RegionalDomainName" in _csp(dev)
+
+
+def test_console_is_published_under_web_with_a_generated_config(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for stage in (dev, prod):
+        deployment = stage.only("Custom::CDKBucketDeployment")["Properties"]
+        assert deployment["DestinationBucketKeyPrefix"] == "web/"
+        assert deployment["DistributionPaths"] == ["/*"]
+        assert "DistributionId" in deployment
+        # The page itself and config.json.
+        assert len(deployment["SourceObjectKeys"]) == 2
+    dev_markers = json.dumps(dev.only("Custom::CDKBucketDeployment")["Properties"])
+    assert "https://${RestAPI}.execute-api." in dev_markers
+    # In prod the URL is known at synth time, so it is written into the staged config.json.
+    keys = prod.only("Custom::CDKBucketDeployment")["Properties"]["SourceObjectKeys"]
+    configs = [
+        json.loads(config.read_text())
+        for key in keys
+        for config in [prod.path.parent / "cdk.out" / f"asset.{key.removesuffix('.zip')}" / "config.json"]
+        if config.exists()
+    ]
+    assert configs == [{"apiUrl": f"https://{prod.context['domainName']}/"}]
+
+
+def test_prod_console_on_its_domain_with_tls12(prod: Synthesized) -> None:
+    config = _distribution(prod)
+    assert config["Aliases"] == [prod.context["webDomainName"]]
+    certificate = config["ViewerCertificate"]
+    assert certificate["AcmCertificateArn"] == prod.context["webCertificateArn"]
+    assert certificate["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert certificate["SslSupportMethod"] == "sni-only"

@@ -6,6 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+# checkov pins libraries (boto3 1.35, networkx 2) that conflict with ours: it gets its own venv.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# The AWS CDK CLI (npm); CDK_CONTEXT passes context, e.g. CDK_CONTEXT="-c stage=prod".
+CDK := npx --yes aws-cdk@2.1148.1
+CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -30,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## test: lint, then every test (unit, integration over real HTTP, infrastructure, browser)
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(CHECKOV_STAMP)
 	$(BIN)/pytest
 
 # Debian's chromium for the browser tests (tests/e2e): Playwright drives it, never a browser of
@@ -42,6 +48,22 @@ $(CHROMIUM):
 ## screenshots: refresh web/screenshots/ (the console's screens, taken by the browser tests)
 screenshots: $(STAMP) $(CHROMIUM)
 	E2E_SCREENSHOTS_DIR=web/screenshots $(BIN)/pytest tests/e2e -q
+
+$(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r tests/infrastructure/requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+## synth: the CloudFormation template in infrastructure/cdk.out/ (no AWS credentials needed)
+synth: $(STAMP)
+	cd infrastructure && $(CDK) synth --quiet $(CDK_CONTEXT)
+	rm -rf infrastructure/chalice.out chalice.out
+	@echo "template: infrastructure/cdk.out/$$(cd infrastructure/cdk.out && ls *.template.json)"
+
+## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see docs/deploy.md)
+deploy: $(STAMP)
+	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
+	rm -rf infrastructure/chalice.out chalice.out
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

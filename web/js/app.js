@@ -14,6 +14,8 @@ const state = {
   item: null, // the item as last read from the API (null while creating)
   attachmentsCursor: null,
   keepNotice: false, // set by an action that navigates, so its notice survives the route change
+  listRequest: 0, // numbers list loads, so a slow answer never overwrites a newer one
+  visit: 0, // numbers route changes, so a slow item load never shows on another screen
 };
 
 const VIEWS = ["loading-view", "settings-view", "list-view", "item-view"];
@@ -179,6 +181,7 @@ async function renderList({ focus = true } = {}) {
   const { cursors, page } = state.list;
   $("list-error").textContent = "";
   $("items-table").setAttribute("aria-busy", "true");
+  const request = ++state.listRequest;
   let result;
   try {
     result = await state.api.listItems({
@@ -187,6 +190,7 @@ async function renderList({ focus = true } = {}) {
       status: $("status-filter").value,
     });
   } catch (error) {
+    if (request !== state.listRequest) return;
     $("items-table").removeAttribute("aria-busy");
     if (error instanceof ApiError && error.field === "cursor") {
       // A cursor from before a restart or a filter change: start again from the first page.
@@ -197,6 +201,7 @@ async function renderList({ focus = true } = {}) {
     }
     return;
   }
+  if (request !== state.listRequest) return;
   $("items-table").removeAttribute("aria-busy");
   state.list.nextCursor = result.next_cursor;
   const body = $("items-body");
@@ -318,22 +323,33 @@ const GONE = "This item no longer exists: it was deleted elsewhere.";
 async function renderItem(id) {
   show("item-view");
   clearErrors($("item-form"));
+  $("item-load-error").textContent = "";
   if (id === null) {
     showItem(null);
+    $("item-form").hidden = false;
     focusHeading("item-title");
     $("item-name").focus();
     return;
   }
+  const visit = state.visit;
+  // Hidden until loaded: neither the previous item's values nor an empty "create" form show.
+  $("item-form").hidden = true;
+  $("attachments").hidden = true;
+  $("conflict").hidden = true;
   $("item-title").textContent = "Loading…";
+  let item;
   try {
-    showItem(await state.api.getItem(id));
+    item = await state.api.getItem(id);
   } catch (error) {
-    showItem(null);
+    if (visit !== state.visit) return;
     $("item-title").textContent = "Item not available";
-    $("attachments").hidden = true;
-    $("item-error").textContent = error.message;
+    $("item-load-error").textContent = error.message;
+    focusHeading("item-title");
     return;
   }
+  if (visit !== state.visit) return; // the user went elsewhere meanwhile
+  showItem(item);
+  $("item-form").hidden = false;
   focusHeading("item-title");
   await loadAttachments({ reset: true });
 }
@@ -429,7 +445,6 @@ function attachmentRow(attachment) {
   download.type = "button";
   download.textContent = "Download";
   download.setAttribute("aria-label", `Download ${attachment.filename}`);
-  download.disabled = !attachment.uploaded_at;
   download.addEventListener("click", () => downloadAttachment(attachment, download));
   const remove = document.createElement("button");
   remove.type = "button";
@@ -444,7 +459,8 @@ function attachmentRow(attachment) {
     cell(attachment.filename),
     cell(attachment.content_type),
     cell(formatSize(attachment.size), "number"),
-    cell(attachment.uploaded_at ? formatTime(attachment.uploaded_at) : "not uploaded"),
+    // No upload time yet: the file has not reached the bucket (Download then says so).
+    cell(attachment.uploaded_at ? formatTime(attachment.uploaded_at) : "not yet"),
     actions,
   );
   return row;
@@ -553,6 +569,7 @@ async function deleteAttachment(attachment, button) {
 // -- routing ---------------------------------------------------------------------------------
 
 function route() {
+  state.visit += 1;
   const hash = location.hash || "#/";
   if (hash === "#/settings" || !isConnected()) {
     document.title = "Connect — Items console";

@@ -25,7 +25,7 @@ $(STAMP): requirements.txt requirements-layer.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 (Ctrl-C stops all)
+## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 + the web console on http://127.0.0.1:8001 (Ctrl-C stops all)
 run: $(STAMP)
 	$(BIN)/python -m localdev.run
 

@@ -260,7 +260,9 @@ class Api(Construct):
         fn.add_property_override("Runtime", LAMBDA_RUNTIME)
         fn.add_property_override("Layers", [layer_arn])
         fn.add_property_override("Description", "Items API (Chalice)")
-        fn.add_property_override("LoggingConfig", {"LogGroup": self.function_log_group.log_group_name})
+        fn.add_property_override(
+            "LoggingConfig", {"LogGroup": self.function_log_group.log_group_name}
+        )
         checkov_skip(
             fn,
             {
@@ -430,7 +432,10 @@ class Api(Construct):
             ],
         )
         association = wafv2.CfnWebACLAssociation(
-            self, "WebAclAssociation", resource_arn=self.stage_arn, web_acl_arn=self.web_acl.attr_arn
+            self,
+            "WebAclAssociation",
+            resource_arn=self.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
         )
         self._after_stage(association)
         # WAF only logs to log groups whose name starts with aws-waf-logs-.
@@ -459,7 +464,10 @@ class Api(Construct):
             security_policy="TLS_1_2",
         )
         mapping = apigw.CfnBasePathMapping(
-            self, "BasePathMapping", domain_name=name.ref, rest_api_id=self.rest_api.ref,
+            self,
+            "BasePathMapping",
+            domain_name=name.ref,
+            rest_api_id=self.rest_api.ref,
             stage=API_STAGE,
         )
         self._after_stage(mapping)

@@ -24,7 +24,9 @@ _ATTRIBUTE_TYPES = {
 
 
 def _attribute(key: KeyAttribute | None) -> dynamodb.Attribute | None:
-    return None if key is None else dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+    return (
+        None if key is None else dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+    )
 
 
 def _cfn(construct: Construct) -> CfnResource:

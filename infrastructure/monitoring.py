@@ -51,12 +51,12 @@ class Monitoring(Construct):
             description="Encrypts the Items API alarm topic",
             removal_policy=removal_policy,
         )
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         if alarm_email:
-            subscription = self.topic.add_subscription(
-                subscriptions.EmailSubscription(alarm_email)
-            )
+            subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
                 subscription,
                 {
@@ -139,7 +139,9 @@ class Monitoring(Construct):
             )
             self._alarm(
                 f"{label}SystemErrors",
-                table.metric_system_errors_for_operations(operations=_TABLE_OPERATIONS, period=PERIOD),
+                table.metric_system_errors_for_operations(
+                    operations=_TABLE_OPERATIONS, period=PERIOD
+                ),
                 1,
                 f"DynamoDB system errors on the {label} table",
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
@@ -27,7 +26,7 @@ CDK_PROVIDER_REASONS: Mapping[str, str] = {
     "AWSLambdaBasicExecutionRole]": "CDK's custom resource provider; it only writes its own logs",
     "AwsSolutions-L1": "the runtime of a CDK-provided custom resource handler is chosen by CDK",
     "Serverless-LambdaDLQ": "invoked synchronously by CloudFormation, which reports failures",
-    "Serverless-LambdaTracing": "deployment-time handler owned by CDK, not part of the request path",
+    "Serverless-LambdaTracing": "a deployment-time handler owned by CDK, not on the request path",
     "Serverless-LambdaDefaultMemorySize": "memory of a CDK-provided handler is chosen by CDK",
     "Serverless-LambdaLatestVersion": "runtime of a CDK-provided handler is chosen by CDK",
     "Serverless-LambdaAsyncFailureDestination": "invoked by CloudFormation, never asynchronously",
@@ -45,9 +44,7 @@ CDK_PROVIDER_CHECKOV_SKIPS: Mapping[str, str] = {
 def cdk_provider_constructs(stack: Stack) -> list[IConstruct]:
     """The stack-level constructs CDK adds for its custom resource providers."""
     return [
-        child
-        for child in stack.node.children
-        if child.node.id.startswith(_CDK_PROVIDER_PREFIXES)
+        child for child in stack.node.children if child.node.id.startswith(_CDK_PROVIDER_PREFIXES)
     ]
 
 

@@ -112,4 +112,3 @@ class Network(Construct):
             },
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
-

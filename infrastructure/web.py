@@ -179,7 +179,6 @@ class WebConsole(Construct):
         assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
         checkov_skip(cfn_distribution, skips)
 
-
     def publish(self, *, api_url: str) -> None:
         """Deploy web/ and a generated config.json pointing the console at ``api_url``."""
         sources = [s3deploy.Source.json_data("config.json", {"apiUrl": api_url})]

@@ -1,4 +1,4 @@
-"""Synthesize once per session: the dev stack (cdk.json defaults) and a prod stack with every option.
+"""Synthesize once per session: dev (the cdk.json defaults) and prod with every option set.
 
 Synthesis packages the Chalice app and runs cdk-nag, so it is slow; every test reads these
 templates. ``Template.from_stack`` raises when cdk-nag reports an unacknowledged finding.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,7 @@ def synthesize(context: dict[str, Any], workdir: Path) -> Synthesized:
         template = Template.from_stack(stack)
     finally:
         os.chdir(previous)
-    as_json = template.to_json()
+    as_json: dict[str, Any] = dict(template.to_json())
     path = workdir / f"{stack.stack_name}.template.json"
     path.write_text(json.dumps(as_json, indent=1))
     return Synthesized(template=template, json=as_json, path=path, context=context)
@@ -109,5 +108,6 @@ def prod(tmp_path_factory: pytest.TempPathFactory, dev: Synthesized) -> Synthesi
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])
-def stage(request: pytest.FixtureRequest) -> Iterator[Synthesized]:
-    yield request.getfixturevalue(request.param)
+def stage(request: pytest.FixtureRequest) -> Synthesized:
+    synthesized: Synthesized = request.getfixturevalue(request.param)
+    return synthesized

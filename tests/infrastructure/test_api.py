@@ -1,4 +1,4 @@
-"""The REST API Chalice generates: keys, validation, stage settings, usage plan, WAF, domain, CORS."""
+"""The REST API Chalice generates: keys, validation, stage, usage plan, WAF, domain, CORS."""
 
 from __future__ import annotations
 
@@ -117,9 +117,9 @@ def test_waf_web_acl_with_managed_rules_and_rate_limit_on_the_stage(stage: Synth
     rate = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
     assert len(rate) == 1
     assert rate[0]["Action"] == {"Block": {}}
-    assert rate[0]["Statement"]["RateBasedStatement"]["Limit"] == stage.context[
-        "wafRateLimitPer5Min"
-    ]
+    assert (
+        rate[0]["Statement"]["RateBasedStatement"]["Limit"] == stage.context["wafRateLimitPer5Min"]
+    )
     association = stage.only("AWS::WAFv2::WebACLAssociation")
     assert association["DependsOn"] == [SAM_STAGE]
     arn = json.dumps(association["Properties"]["ResourceArn"])
@@ -161,9 +161,9 @@ def test_no_custom_domain_without_context(dev: Synthesized) -> None:
 
 def _preflight_origins(stage: Synthesized) -> list[Any]:
     return [
-        operation["x-amazon-apigateway-integration"]["responses"]["default"][
-            "responseParameters"
-        ]["method.response.header.Access-Control-Allow-Origin"]
+        operation["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"][
+            "method.response.header.Access-Control-Allow-Origin"
+        ]
         for _, method, operation in _operations(stage)
         if method == "options"
     ]

@@ -75,9 +75,7 @@ def test_read_and_write_autoscaling_on_tables_and_index(stage: Synthesized) -> N
         assert props["MinCapacity"] == 5
         kind = "read" if "Read" in props["ScalableDimension"] else "write"
         assert props["MaxCapacity"] == int(stage.context[f"{kind}CapacityMax"])
-    assert str(STATUS_INDEX.name) in str(
-        [t["Properties"]["ResourceId"] for t in targets.values()]
-    )
+    assert str(STATUS_INDEX.name) in str([t["Properties"]["ResourceId"] for t in targets.values()])
     policies = stage.resources("AWS::ApplicationAutoScaling::ScalingPolicy")
     assert len(policies) == len(targets)
     for policy in policies.values():

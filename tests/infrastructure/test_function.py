@@ -1,4 +1,4 @@
-"""The Chalice function: runtime, size, tracing, VPC, environment, logs and a least-privilege role."""
+"""The Chalice function: runtime, size, tracing, VPC, environment, logs, least-privilege role."""
 
 from __future__ import annotations
 
@@ -162,7 +162,9 @@ def test_role_scopes_dynamodb_to_the_tables_and_query_to_the_status_index(
 
 
 def test_role_reaches_only_the_attachments_prefix_of_the_bucket(dev: Synthesized) -> None:
-    statements = [s for s in _role_statements(dev) if any(a.startswith("s3:") for a in _listed(s["Action"]))]
+    statements = [
+        s for s in _role_statements(dev) if any(a.startswith("s3:") for a in _listed(s["Action"]))
+    ]
     objects = [s for s in statements if "s3:ListBucket" not in _listed(s["Action"])]
     assert len(objects) == 1
     (resource,) = _listed(objects[0]["Resource"])

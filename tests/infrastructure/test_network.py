@@ -54,9 +54,7 @@ def test_function_security_group_allows_only_https_to_the_endpoint_prefix_lists(
         assert "DestinationPrefixListId" in rule
         assert "CidrIp" not in rule
     # The prefix lists are looked up at deploy time by name, one per gateway service.
-    lookups = [
-        str(r["Properties"]["Create"]) for r in dev.resources("Custom::AWS").values()
-    ]
+    lookups = [str(r["Properties"]["Create"]) for r in dev.resources("Custom::AWS").values()]
     assert any("dynamodb" in text for text in lookups)
     assert any(".s3" in text for text in lookups)
 

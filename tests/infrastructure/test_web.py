@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.infrastructure.conftest import Synthesized
+import pytest
+
+from tests.infrastructure.conftest import REPO_ROOT, Synthesized
 
 
 def _distribution(stage: Synthesized) -> dict[str, Any]:
@@ -107,7 +109,9 @@ def test_console_is_published_under_web_with_a_generated_config(
     configs = [
         json.loads(config.read_text())
         for key in keys
-        for config in [prod.path.parent / "cdk.out" / f"asset.{key.removesuffix('.zip')}" / "config.json"]
+        for config in [
+            prod.path.parent / "cdk.out" / f"asset.{key.removesuffix('.zip')}" / "config.json"
+        ]
         if config.exists()
     ]
     assert configs == [{"apiUrl": f"https://{prod.context['domainName']}/"}]
@@ -120,3 +124,15 @@ def test_prod_console_on_its_domain_with_tls12(prod: Synthesized) -> None:
     assert certificate["AcmCertificateArn"] == prod.context["webCertificateArn"]
     assert certificate["MinimumProtocolVersion"] == "TLSv1.2_2021"
     assert certificate["SslSupportMethod"] == "sni-only"
+
+
+def test_published_console_is_the_web_folder_without_test_artefacts(dev: Synthesized) -> None:
+    keys = dev.only("Custom::CDKBucketDeployment")["Properties"]["SourceObjectKeys"]
+    staged = [dev.path.parent / "cdk.out" / f"asset.{key.removesuffix('.zip')}" for key in keys]
+    pages = [directory for directory in staged if (directory / "index.html").exists()]
+    if not (REPO_ROOT / "web" / "index.html").exists():
+        pytest.fail("web/index.html is missing: the console has nothing to publish")
+    assert len(pages) == 1
+    published = {p.relative_to(pages[0]).as_posix() for p in pages[0].rglob("*") if p.is_file()}
+    assert not any(name.startswith("screenshots") for name in published)
+    assert "config.json" not in published  # generated per stage, never taken from web/

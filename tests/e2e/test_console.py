@@ -400,3 +400,36 @@ def test_the_console_server_sends_the_csp_and_a_generated_config(
     assert config.json() == {"apiUrl": live.url, "apiKey": API_KEY}
     # Generated in memory: no config.json (with a key in it) ever lands in web/.
     assert not (Path(__file__).parents[2] / "web" / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ("name: String should have at least 1 character", "name"),
+        ("tags must be unique", "tags"),
+        ("attributes.a.b: nested too deeply", "attributes"),
+        ("tags.3: String should have at most 50 characters", "tags"),
+        ("content_type: must be one of image/png, text/plain", "content_type"),
+        ("If-Match: expected a quoted integer", "If-Match"),
+        ("", None),
+        (": nothing named", None),
+    ],
+)
+def test_the_field_an_error_message_names(
+    open_page: OpenPage, message: str, field: str | None
+) -> None:
+    page = open_page("#/settings")
+    named = page.evaluate(
+        """async (message) => (await import("./js/json.js")).fieldOf(message)""", message
+    )
+    assert named == field
+
+
+def test_numbers_keep_their_exact_text_through_the_page(open_page: OpenPage) -> None:
+    page = open_page("#/settings")
+    text = '{"big":12345678901234567890,"small":0.1,"exp":1e400,"n":-7,"nested":{"x":1.50}}'
+    round_trip = page.evaluate(
+        """async (text) => JSON.stringify((await import("./js/json.js")).parseExact(text))""",
+        text,
+    )
+    assert round_trip == text

@@ -29,7 +29,9 @@ from chalicelib.web import (
 if TYPE_CHECKING:
     from chalicelib.container import Services
 
-app = Chalice(app_name="items-api")
+# configure_logs=False: Powertools Logger owns the log output; Chalice's own handler would print
+# every line a second time as plain text.
+app = Chalice(app_name="items-api", configure_logs=False)
 app.api.binary_types = []  # every body of this API is text
 
 CORS = CORSConfig(
@@ -165,6 +167,11 @@ def create_item() -> Response:
             "headers": {"ETag": etag(item["version"]), "Location": f"/items/{item['id']}"},
         }
 
+    def discard(created: dict[str, Any]) -> None:
+        # The item was written but its idempotency record could not be completed: undo it, or
+        # the client's retry (answered 429/503) would create the item a second time.
+        services.items.delete(created["headers"]["Location"].rsplit("/", 1)[1], 1)
+
     if key is None:
         created = create()
     else:
@@ -173,6 +180,7 @@ def create_item() -> Response:
             scope=header(request.headers, "x-api-key") or "",
             body=body,
             create=create,
+            discard=discard,
             lambda_context=app.lambda_context,
         )
     return Response(

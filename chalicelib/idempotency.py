@@ -16,10 +16,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from chalicelib import telemetry
 from chalicelib.aws import THROTTLING_CODES, error_code
 from chalicelib.errors import (
     ConflictError,
     DependencyUnavailableError,
+    ItemsApiError,
     ThrottledError,
     UnprocessableEntityError,
     ValidationError,
@@ -91,6 +93,7 @@ class IdempotentCreates:
         scope: str,
         body: dict[str, Any],
         create: Callable[[], dict[str, Any]],
+        discard: Callable[[dict[str, Any]], None] | None = None,
         lambda_context: Any = None,
     ) -> dict[str, Any]:
         """``create()``'s result, computed now or replayed from the first request with ``key``.
@@ -98,7 +101,8 @@ class IdempotentCreates:
         ``scope`` separates clients (the API key), so two clients never share a key space.
         ``create`` must return a JSON-serializable response record. With ``lambda_context``
         an in-progress record expires with the invocation, so a crashed attempt does not block
-        its key for 24 hours.
+        its key for 24 hours. ``discard(result)`` undoes a create whose result could not be
+        recorded: the client is told to retry, and that retry must not apply it a second time.
         """
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -107,8 +111,11 @@ class IdempotentCreates:
             IdempotencyValidationError,
         )
 
+        created: list[dict[str, Any]] = []
+
         def create_item(request: dict[str, Any]) -> dict[str, Any]:
-            return create()
+            created.append(create())
+            return created[0]
 
         if lambda_context is not None:
             self._config.register_lambda_context(lambda_context)
@@ -131,5 +138,18 @@ class IdempotentCreates:
                 "Idempotency-Key: a request with this key is still in progress, retry later"
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
+            if created and discard is not None:
+                _discard_quietly(discard, created[0])
             raise _persistence_error(exc) from exc
         return result
+
+
+def _discard_quietly(discard: Callable[[dict[str, Any]], None], result: dict[str, Any]) -> None:
+    """Undo a create whose record failed; the client's answer is the record's error either way."""
+    try:
+        discard(result)
+    except ItemsApiError as exc:
+        telemetry.logger().warning(
+            "could not undo a create after its idempotency record failed",
+            extra={"location": result.get("headers", {}).get("Location"), "error": str(exc)},
+        )

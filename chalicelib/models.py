@@ -7,7 +7,7 @@ validators on the same models, so the OpenAPI document and the checks come from 
 
 from __future__ import annotations
 
-from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
+from decimal import Context, Decimal, Inexact, Overflow, Underflow
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -24,11 +24,11 @@ DEFAULTS: dict[str, Any] = {"description": "", "status": "active", "tags": [], "
 MAX_ATTRIBUTES_DEPTH = 16
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 
-# DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 .. 9.99..E+125. boto3 uses the
-# same context; any trap means the number would be altered or refused by DynamoDB.
-_DYNAMODB_NUMBERS = Context(
-    Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
-)
+# DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 .. 9.99..E+125. Only the traps
+# that mean a changed or refused number: ``Rounded`` and ``Clamped`` also fire when trailing zeros
+# are dropped (``1E+60`` written as 61 digits), which loses nothing, and such numbers are exactly
+# what the API hands back, so refusing them would make a client unable to send an item back.
+_DYNAMODB_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Overflow, Inexact, Underflow])
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]

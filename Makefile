@@ -56,9 +56,10 @@ $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)
 
 ## synth: the CloudFormation template in infrastructure/cdk.out/ (no AWS credentials needed)
 synth: $(STAMP)
+	rm -rf infrastructure/cdk.out
 	cd infrastructure && $(CDK) synth --quiet $(CDK_CONTEXT)
 	rm -rf infrastructure/chalice.out chalice.out
-	@echo "template: infrastructure/cdk.out/$$(cd infrastructure/cdk.out && ls *.template.json)"
+	@echo "template: $$(ls infrastructure/cdk.out/*.template.json)"
 
 ## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see docs/deploy.md)
 deploy: $(STAMP)

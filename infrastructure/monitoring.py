@@ -151,6 +151,14 @@ class Monitoring(Construct):
             "ItemConflicts", app_metric("ItemConflicts"), 50, "many concurrent-edit conflicts"
         )
         self._alarm("ItemThrottles", app_metric("ItemThrottles"), 1, "clients were throttled")
+        # A deleted item whose files could not all be removed: the client was told to retry the
+        # DELETE, but until someone does, files are left in the bucket.
+        self._alarm(
+            "OrphanedFileCleanupFailures",
+            app_metric("OrphanedFileCleanupFailures"),
+            1,
+            "files of a deleted item were left in the bucket",
+        )
 
         self.dashboard = cw.Dashboard(self, "Dashboard", period_override=cw.PeriodOverride.AUTO)
         self.dashboard.add_widgets(

@@ -52,6 +52,7 @@ def test_every_alarm_notifies_the_topic_and_ignores_missing_data(stage: Synthesi
         ("AWS/ApiGateway", "Latency"),
         ("ItemsApi", "ItemConflicts"),
         ("ItemsApi", "ItemThrottles"),
+        ("ItemsApi", "OrphanedFileCleanupFailures"),
     ],
 )
 def test_alarm_exists_for(dev: Synthesized, namespace: str, metric: str) -> None:
@@ -106,7 +107,7 @@ def test_dynamodb_throttle_and_system_error_alarms_per_table(dev: Synthesized) -
 
 
 def test_business_metric_alarms_use_the_service_dimension(dev: Synthesized) -> None:
-    for name in ("ItemConflicts", "ItemThrottles"):
+    for name in ("ItemConflicts", "ItemThrottles", "OrphanedFileCleanupFailures"):
         (alarm,) = _by_metric(dev, "ItemsApi", name)
         assert alarm["Dimensions"] == [{"Name": "service", "Value": "items-api"}]
         assert alarm["Statistic"] == "Sum"

@@ -61,7 +61,7 @@ synth: $(STAMP)
 	rm -rf infrastructure/chalice.out chalice.out
 	@echo "template: $$(ls infrastructure/cdk.out/*.template.json)"
 
-## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see docs/deploy.md)
+## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see the README, Deploy)
 deploy: $(STAMP)
 	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out

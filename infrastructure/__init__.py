@@ -1,1 +1,1 @@
-"""The AWS CDK v2 app that deploys the Items API (see docs/deploy.md)."""
+"""The AWS CDK v2 app that deploys the Items API (see the README's Deploy section)."""

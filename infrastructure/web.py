@@ -14,32 +14,12 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infrastructure.config import CustomDomain
+from infrastructure.csp import content_security_policy
 from infrastructure.data import WEB_PREFIX
 from infrastructure.nag import acknowledge, checkov_skip
 
 # What the end-to-end tests leave in web/ and must not be published.
 _NOT_PUBLISHED = ["screenshots", "screenshots/*", ".gitkeep"]
-
-
-def content_security_policy(*, api_origin: str, bucket_origins: list[str]) -> str:
-    """Scripts, styles and images from the console itself; fetches only to the API and S3."""
-    connect = " ".join(["'self'", api_origin, *bucket_origins])
-    return "; ".join(
-        [
-            "default-src 'none'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "font-src 'self'",
-            "manifest-src 'self'",
-            f"connect-src {connect}",
-            "form-action 'none'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "object-src 'none'",
-            "upgrade-insecure-requests",
-        ]
-    )
 
 
 class WebConsole(Construct):
@@ -68,7 +48,7 @@ class WebConsole(Construct):
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
                     content_security_policy=content_security_policy(
-                        api_origin=api_connect_source, bucket_origins=bucket_origins
+                        [api_connect_source, *bucket_origins]
                     ),
                     override=True,
                 ),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infrastructure.csp import content_security_policy
 from localdev.emulator import PROJECT_DIR
 
 WEB_DIR = PROJECT_DIR / "web"
@@ -33,30 +34,6 @@ def origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url`` (what a CSP source list names)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def content_security_policy(connect_to: list[str]) -> str:
-    """The console's CSP: its own files only, and requests to the API and the bucket.
-
-    The same directives as the deployed distribution's (``infrastructure/web.py``) but for
-    ``upgrade-insecure-requests``, which would turn the local http:// calls into https://.
-    """
-    connect = " ".join(["'self'", *(origin(url) for url in connect_to)])
-    return "; ".join(
-        [
-            "default-src 'none'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "font-src 'self'",
-            "manifest-src 'self'",
-            f"connect-src {connect}",
-            "form-action 'none'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "object-src 'none'",
-        ]
-    )
 
 
 class ConsoleHandler(SimpleHTTPRequestHandler):
@@ -108,7 +85,11 @@ def start_console(
         ConsoleHandler,
         directory=str(web_dir),
         config=json.dumps(config).encode(),
-        csp=content_security_policy([api_url, bucket_url]),
+        # As deployed but for upgrade-insecure-requests, which would turn the local http://
+        # calls into https://.
+        csp=content_security_policy(
+            [origin(api_url), origin(bucket_url)], upgrade_insecure_requests=False
+        ),
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

@@ -34,7 +34,8 @@ class NotFoundError(ItemsApiError):
 
 
 class ConflictError(ItemsApiError):
-    """The same idempotent request is still being processed."""
+    """Retry later: the same idempotent create is still running, or other writers kept winning
+    the race of a merge patch."""
 
     STATUS_CODE = 409
     CODE = "ConflictError"

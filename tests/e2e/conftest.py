@@ -26,7 +26,7 @@ from playwright.sync_api import (
 )
 
 from localdev.console import start_console
-from tests.integration.test_attachments import API_KEY, LiveApi, live_api
+from tests.integration.harness import API_KEY, LiveApi, live_api
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags chromium keeps dialling Google's hosts, which this

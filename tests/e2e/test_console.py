@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import FilePayload, Page, expect
 
 from tests.e2e.conftest import OpenPage
-from tests.integration.test_attachments import API_KEY, LiveApi
+from tests.integration.harness import API_KEY, LiveApi
 
 pytestmark = pytest.mark.integration
 

@@ -22,10 +22,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.integration.test_attachments import API_KEY, LiveApi, live
+from tests.integration.harness import API_KEY, LiveApi
 
 pytestmark = pytest.mark.integration
-__all__ = ["live"]
 
 SEED = 20261124
 EXAMPLES_PER_OPERATION = 30

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.test_attachments import LiveApi, live
+from tests.integration.harness import LiveApi
 
 pytestmark = pytest.mark.integration
-__all__ = ["live"]  # the session fixture, shared with the other integration modules
 
 
 def stored_with_name(live: LiveApi, name: str) -> list[dict[str, Any]]:

@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.test_attachments import API_KEY, LiveApi, live
+from tests.integration.harness import API_KEY, LiveApi
 from tests.integration.test_idempotency import stored_with_name
 
 pytestmark = pytest.mark.integration
-__all__ = ["live"]
 
 CLIENTS = 8
 

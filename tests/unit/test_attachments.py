@@ -1,201 +1,26 @@
-"""Attachments (issue 6) through the Chalice test client on in-process moto.
-
-Also home of ``InProcessApi``, the in-process harness the other reliability unit tests import:
-the real app, real botocore clients (with the API's retry config) and moto's in-process mock.
-"""
+"""Attachments (issue 6) through the Chalice test client on in-process moto."""
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import boto3
 import pytest
 import requests
-from chalice.test import Client
-from moto import mock_aws
 
-from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE
-
-ITEMS = "items-unit"
-IDEMPOTENCY = "items-idempotency-unit"
-BUCKET = "items-assets-unit"
-INTERNAL_NAMES = (ITEMS, IDEMPOTENCY, BUCKET)
-ENVIRONMENT = {
-    "ITEMS_TABLE_NAME": ITEMS,
-    "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY,
-    "ASSETS_BUCKET_NAME": BUCKET,
-    "CORS_ALLOW_ORIGIN": "*",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "POWERTOOLS_SERVICE_NAME": "items-api",
-    "POWERTOOLS_METRICS_NAMESPACE": "ItemsApi",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}
-UNSET = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_PROFILE",
-    "LOCAL_API_KEY",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "MAX_ATTACHMENT_BYTES",
-    "ALLOWED_CONTENT_TYPES",
-    "CURSOR_SECRET",
+from tests.unit.harness import (
+    BUCKET,
+    KEY_PATTERN,
+    InProcessApi,
+    bucket_keys,
+    decode_policy,
+    s3,
+    start_upload,
+    upload,
 )
-JSON_HEADERS = {"Content-Type": "application/json"}
-KEY_PATTERN = re.compile(r"^attachments/[0-9a-f-]{36}/[0-9a-f]{28}$")
-
-
-@dataclass
-class Reply:
-    """A response of the test client, decoded."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def header(self, name: str) -> str | None:
-        lowered = {k.lower(): v for k, v in self.headers.items()}
-        return lowered.get(name.lower())
-
-
-@dataclass
-class InProcessApi:
-    """The app behind the Chalice test client, on moto's in-process mock."""
-
-    client: Client
-    clients: dict[str, Any] = field(default_factory=dict)  # botocore clients the app created
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> Reply:
-        sent = dict(JSON_HEADERS) if body is not None or raw is not None else {}
-        sent.update(headers or {})
-        payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        response = self.client.http.request(method, path, headers=sent, body=payload)
-        return Reply(response.status_code, dict(response.headers), response.body)
-
-    def create_item(self, name: str = "thing", **fields: Any) -> dict[str, Any]:
-        reply = self.request("POST", "/items", {"name": name, **fields})
-        assert reply.status == 201, reply.body
-        item: dict[str, Any] = reply.json
-        return item
-
-    def app_client(self, service: str) -> Any:
-        """The botocore client the app uses for ``service`` (building the services first)."""
-        import app
-
-        app.get_services()
-        return self.clients[service]
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    """A fresh app, tables and bucket for one test."""
-    yield from in_process_api(monkeypatch, tmp_path)
-
-
-def in_process_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    """The harness behind the ``api`` fixtures of the reliability unit tests."""
-    for name, value in ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    for name in UNSET:
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(**ITEMS_TABLE.create_table_kwargs(ITEMS))
-        dynamodb.create_table(**IDEMPOTENCY_TABLE.create_table_kwargs(IDEMPOTENCY))
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        yield from _app_on_mock(monkeypatch, tmp_path)
-
-
-def _app_on_mock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    import app
-    from chalicelib import container
-    from chalicelib.settings import get_settings
-
-    created: dict[str, Any] = {}
-    from chalicelib.aws import create_client as real_create_client
-
-    def recording_create_client(service: str) -> Any:
-        created[service] = real_create_client(service)
-        return created[service]
-
-    monkeypatch.setattr(container, "create_client", recording_create_client)
-    app.get_services.cache_clear()
-    get_settings.cache_clear()
-    # An empty project dir: the test client must not apply a stage's environment (endpoints).
-    with Client(app.app, project_dir=str(tmp_path)) as client:
-        yield InProcessApi(client, created)
-    app.get_services.cache_clear()
-    get_settings.cache_clear()
-
-
-def s3() -> Any:
-    return boto3.client("s3")
-
-
-def bucket_keys(prefix: str = "") -> set[str]:
-    listing = s3().list_objects_v2(Bucket=BUCKET, Prefix=prefix)
-    return {entry["Key"] for entry in listing.get("Contents", [])}
-
-
-def decode_policy(fields: dict[str, str]) -> dict[str, Any]:
-    policy: dict[str, Any] = json.loads(base64.b64decode(fields["policy"]))
-    return policy
-
-
-def start_upload(
-    api: InProcessApi,
-    item_id: str,
-    filename: str = "notes.txt",
-    content_type: str = "text/plain",
-    size: int = 11,
-) -> dict[str, Any]:
-    reply = api.request(
-        "POST",
-        f"/items/{item_id}/attachments",
-        {"filename": filename, "content_type": content_type, "size": size},
-    )
-    assert reply.status == 201, reply.body
-    created: dict[str, Any] = reply.json
-    assert reply.header("Location") == f"/items/{item_id}/attachments/{created['attachment']['id']}"
-    return created
-
-
-def upload(created: dict[str, Any], data: bytes, content_type: str | None = None) -> None:
-    """The client's side: a multipart/form-data POST with every field, then ``file``."""
-    fields = created["upload"]["fields"]
-    kind = content_type or fields["Content-Type"]
-    response = requests.post(
-        created["upload"]["url"],
-        data=fields,
-        files={"file": ("ignored-name", data, kind)},
-        timeout=10,
-    )
-    assert response.status_code in (200, 201, 204), response.text
-
 
 # -- create: the presigned POST --------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,13 +20,12 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib import aws
-from tests.unit.test_attachments import (
+from tests.unit.harness import (
     INTERNAL_NAMES,
     ITEMS,
     InProcessApi,
     Reply,
     bucket_keys,
-    in_process_api,
     start_upload,
     upload,
 )
@@ -51,11 +49,6 @@ LEAKS = (
     "amazonaws",
     "127.0.0.1",
 )
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    yield from in_process_api(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -329,7 +322,7 @@ def test_a_create_whose_idempotency_record_cannot_be_completed_is_not_repeated(
 ) -> None:
     """The item is written, then recording the response fails: the client sees a 429 and
     retries. However long it waits, the retry must not create a second item."""
-    from tests.unit.test_attachments import IDEMPOTENCY
+    from tests.unit.harness import IDEMPOTENCY
 
     body, headers = {"name": "exactly once"}, {"Idempotency-Key": "completion-fails"}
     faults = Faults(api.app_client("dynamodb"))
@@ -360,7 +353,7 @@ def test_a_create_whose_idempotency_record_cannot_be_completed_is_not_repeated(
 def test_a_throttled_idempotency_table_is_a_429_and_creates_nothing(
     api: InProcessApi, sleeps: list[float]
 ) -> None:
-    from tests.unit.test_attachments import IDEMPOTENCY
+    from tests.unit.harness import IDEMPOTENCY
 
     faults = Faults(api.app_client("dynamodb"))
     faults.throttle("ThrottlingException", table=IDEMPOTENCY)

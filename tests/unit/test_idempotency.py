@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.unit.test_attachments import IDEMPOTENCY, ITEMS, InProcessApi, Reply, in_process_api
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    yield from in_process_api(monkeypatch, tmp_path)
+from tests.unit.harness import IDEMPOTENCY, ITEMS, InProcessApi, Reply
 
 
 def stored_items() -> list[dict[str, Any]]:

@@ -6,9 +6,7 @@ Deterministic: ``derandomize=True`` draws the same examples on every run, no exa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.jsonio import dumps
-from tests.unit.test_attachments import ITEMS, InProcessApi, in_process_api
+from tests.unit.harness import ITEMS, InProcessApi
 
 PROPERTY_SETTINGS = settings(
     max_examples=40,
@@ -28,11 +26,6 @@ PROPERTY_SETTINGS = settings(
     # empties the table first), so sharing the function-scoped fixture is sound.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    yield from in_process_api(monkeypatch, tmp_path)
 
 
 # -- strategies ------------------------------------------------------------------------------

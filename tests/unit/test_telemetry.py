@@ -8,20 +8,14 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.unit.test_attachments import ITEMS, InProcessApi, Reply, in_process_api
+from tests.unit.harness import ITEMS, InProcessApi, Reply
 from tests.unit.test_faults import Faults
 
 MARKER = "BODY-MARKER-7f3a"  # must never appear in any log output
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
-    yield from in_process_api(monkeypatch, tmp_path)
 
 
 @contextmanager

@@ -1,0 +1,176 @@
+"""The live-server harness of the integration tests: one moto server and one
+``chalice local --no-autoreload`` per test session, both real processes on free ports.
+``chalice local`` replaces its environment with the stage's, so it runs on a temporary project
+directory (symlinks to the sources) whose `.chalice/config.json` points the ``local`` stage at
+this session's emulator. The ``live`` fixture is in ``tests/integration/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from localdev.emulator import (
+    CHALICE_CONFIG,
+    FAKE_CREDENTIALS,
+    PROJECT_DIR,
+    bootstrap,
+    free_port,
+    local_stage_environment,
+    process_environment,
+    start_moto_server,
+    wait_for_http,
+    with_emulator_port,
+)
+
+API_KEY = "integration-test-key"
+SOURCES = ("app.py", "chalicelib", "requirements.txt")
+
+
+@dataclass
+class LiveApi:
+    """The API served by ``chalice local`` against the moto server, over real HTTP."""
+
+    url: str
+    environment: dict[str, str]  # the local stage's environment, on this session's emulator
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workdir: Path | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        raw: bytes | None = None,
+        api_key: str | None = API_KEY,
+    ) -> requests.Response:
+        sent = {"x-api-key": api_key} if api_key else {}
+        if body is not None or raw is not None:
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        return self.session.request(
+            method, self.url + path, data=data, headers=sent, allow_redirects=False, timeout=30
+        )
+
+    def create_item(self, name: str = "thing", **fields: Any) -> dict[str, Any]:
+        response = self.request("POST", "/items", {"name": name, **fields})
+        assert response.status_code == 201, response.text
+        item: dict[str, Any] = response.json()
+        return item
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client of the emulator, for looking behind the API."""
+        return boto3.session.Session(
+            region_name=self.environment["AWS_DEFAULT_REGION"],
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        ).client(service, endpoint_url=self.environment["AWS_ENDPOINT_URL_S3"])  # type: ignore[call-overload]
+
+    @property
+    def bucket(self) -> str:
+        return self.environment["ASSETS_BUCKET_NAME"]
+
+    @property
+    def items_table(self) -> str:
+        return self.environment["ITEMS_TABLE_NAME"]
+
+    def bucket_keys(self, prefix: str = "") -> set[str]:
+        listing = self.aws("s3").list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return {entry["Key"] for entry in listing.get("Contents", [])}
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        self.processes.clear()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
+@functools.cache
+def live_api() -> LiveApi:
+    """Start the emulator and ``chalice local`` once per test session."""
+    workdir = Path(tempfile.mkdtemp(prefix="items-api-integration-"))
+    environment = with_emulator_port(local_stage_environment(), free_port())
+    live = LiveApi(url="", environment=environment, workdir=workdir)
+    atexit.register(live.stop)  # also when the session ends abnormally
+    moto_port = int(environment["AWS_ENDPOINT_URL_S3"].rsplit(":", 1)[1])
+    live.processes.append(start_moto_server(moto_port, workdir / "moto.log"))
+    bootstrap(environment)
+
+    project = workdir / "project"
+    (project / ".chalice").mkdir(parents=True)
+    for name in SOURCES:
+        (project / name).symlink_to(PROJECT_DIR / name)
+    config = json.loads(CHALICE_CONFIG.read_text())
+    config["stages"]["local"]["environment_variables"] = environment
+    (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
+
+    api_port = free_port()
+    with (workdir / "chalice.log").open("ab") as log:
+        api = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "chalice"),
+                "--project-dir",
+                str(project),
+                "local",
+                "--no-autoreload",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(api_port),
+            ],
+            cwd=workdir,
+            env=process_environment({"LOCAL_API_KEY": API_KEY}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    live.processes.append(api)
+    live.url = f"http://127.0.0.1:{api_port}"
+    wait_for_http(f"{live.url}/health", timeout=60, process=api)
+    return live
+
+
+def start_upload(
+    live: LiveApi, item_id: str, filename: str, content_type: str, size: int
+) -> dict[str, Any]:
+    response = live.request(
+        "POST",
+        f"/items/{item_id}/attachments",
+        {"filename": filename, "content_type": content_type, "size": size},
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def upload(created: dict[str, Any], data: bytes, content_type: str) -> requests.Response:
+    """What a browser does: multipart/form-data with every field, then the file as ``file``."""
+    fields = list(created["upload"]["fields"].items())
+    return requests.post(
+        created["upload"]["url"],
+        files=[*((k, (None, v)) for k, v in fields), ("file", ("x", data, content_type))],
+        timeout=30,
+    )

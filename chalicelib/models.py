@@ -29,6 +29,7 @@ MAX_ATTRIBUTES_BYTES = 16 * 1024
 # are dropped (``1E+60`` written as 61 digits), which loses nothing, and such numbers are exactly
 # what the API hands back, so refusing them would make a client unable to send an item back.
 _DYNAMODB_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Overflow, Inexact, Underflow])
+_SMALLEST_EXPONENT, _LARGEST_EXPONENT = -130, 125
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]
@@ -41,6 +42,10 @@ def _check_number(value: int | Decimal, path: str) -> Decimal:
         raise ValueError(f"{path}: number cannot be stored exactly") from exc
     if not number.is_finite():
         raise ValueError(f"{path}: number must be finite")
+    # The context's exponent limits admit subnormal and clamped values DynamoDB refuses
+    # (1E-131, 1E+126): check the magnitude itself.
+    if number and not _SMALLEST_EXPONENT <= number.adjusted() <= _LARGEST_EXPONENT:
+        raise ValueError(f"{path}: number out of range (magnitude 1E-130 to 9.99...E+125, or 0)")
     return number
 
 

@@ -88,6 +88,16 @@ def log_and_measure(event: Any, get_response: Callable[[Any], Response]) -> Resp
 
 
 @app.middleware("http")
+def label_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own refusals (such as the 415 for a content type a route does not accept) are
+    JSON in our error shape but carry no ``Content-Type``; say what they are."""
+    response = get_response(event)
+    if isinstance(response.body, dict) and header(response.headers, "content-type") is None:
+        response.headers["Content-Type"] = JSON
+    return response
+
+
+@app.middleware("http")
 def require_local_api_key(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """Local parity for API keys.
 

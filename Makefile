@@ -66,5 +66,11 @@ deploy: $(STAMP)
 	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out
 
+## bench: DynamoDB requests per operation, cold import, package size, warm overhead, items
+## examined per page, `make test`'s wall time -> bench/results.json (BENCH_FLAGS=--skip-suite
+## keeps the last suite time)
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_FLAGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

@@ -1,0 +1,92 @@
+"""``ddb_requests_per_op``: the DynamoDB requests each API operation sends, counted with a
+botocore event hook on the app's own client, per table."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from bench.figures import Figure
+from bench.inprocess import IDEMPOTENCY, ITEMS, BenchApi, bench_api
+
+
+class RequestCounter:
+    """DynamoDB requests by table, as the app's client sends them."""
+
+    def __init__(self, client: Any) -> None:
+        self.by_table: Counter[str] = Counter()
+        client.meta.events.register("before-parameter-build.dynamodb", self._count)
+
+    def _count(self, params: dict[str, Any], **_: Any) -> None:
+        self.by_table[params.get("TableName", "?")] += 1
+
+    def during(self, action: Callable[[], Any]) -> Counter[str]:
+        self.by_table.clear()
+        response = action()
+        assert response.status_code < 300, response.body
+        return Counter(self.by_table)
+
+
+def measure() -> dict[str, Figure]:
+    with bench_api() as api:
+        return _measure(api)
+
+
+def _measure(api: BenchApi) -> dict[str, Figure]:
+    counter = RequestCounter(api.aws["dynamodb"])
+    for n in range(30):
+        api.create(json.dumps({"name": f"item {n}", "status": "archived"}).encode())
+    item = api.create(b'{"name": "measured", "attributes": {"a": 1}}')
+    path = f"/items/{item['id']}"
+    operations: dict[str, Callable[[], Any]] = {
+        "create": lambda: api.call("POST", "/items", b'{"name": "x"}'),
+        "get": lambda: api.call("GET", path),
+        "put": lambda: api.call("PUT", path, b'{"name": "y", "attributes": {"a": 1}}'),
+        "patch": lambda: api.call("PATCH", path, b'{"status": "archived"}', **{"If-Match": "2"}),
+        "list": lambda: api.call("GET", "/items?limit=20"),
+        "list_status": lambda: api.call("GET", "/items?limit=20&status=archived"),
+        "delete": lambda: api.call("DELETE", path),
+    }
+    figures: dict[str, Figure] = {}
+    for name, action in operations.items():
+        counted = counter.during(action)
+        figures[name] = Figure(float(counted[ITEMS]), None, "== 1", "requests")
+
+    # A merge into stored attributes: the documented exception (read, merge, conditional write).
+    other = api.create(b'{"name": "merged", "attributes": {"a": 1}}')
+    merge = counter.during(
+        lambda: api.call("PATCH", f"/items/{other['id']}", b'{"attributes": {"b": 2}}')
+    )
+    figures["patch_attributes"] = Figure(
+        float(merge[ITEMS]),
+        None,
+        "<= 2",
+        "requests",
+        note="a merge into stored attributes reads, merges and writes conditionally",
+    )
+
+    # An idempotent create: one request on the items table, Powertools' records apart.
+    keyed = counter.during(
+        lambda: api.call("POST", "/items", b'{"name": "once"}', **{"Idempotency-Key": "k-1"})
+    )
+    figures["create_idempotent"] = Figure(float(keyed[ITEMS]), None, "== 1", "requests")
+    figures["create_idempotent.records"] = Figure(
+        float(keyed[IDEMPOTENCY]),
+        None,
+        "<= 2",
+        "requests",
+        note="Powertools' idempotency records: claim the key, then store the response",
+    )
+    replay = counter.during(
+        lambda: api.call("POST", "/items", b'{"name": "once"}', **{"Idempotency-Key": "k-1"})
+    )
+    figures["create_idempotent.replay"] = Figure(
+        float(sum(replay.values())),
+        None,
+        "<= 1",
+        "requests",
+        note="a replay reads the stored response and writes nothing",
+    )
+    return figures

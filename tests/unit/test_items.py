@@ -144,11 +144,13 @@ def test_limits_are_inclusive(api: InProcessApi) -> None:
     item = api.create_item(
         " " + "n" * 200 + " ",
         description="d" * 2000,
-        tags=[f"t{n:02}" + "x" * 46 for n in range(20)],
+        tags=[f"t{n:02}" + "x" * 47 for n in range(20)],  # 20 tags of 50 characters
     )
 
     assert len(item["name"]) == 200
+    assert len(item["description"]) == 2000
     assert len(item["tags"]) == 20
+    assert {len(tag) for tag in item["tags"]} == {50}
 
 
 def nested(levels: int) -> dict[str, Any]:

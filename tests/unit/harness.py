@@ -99,6 +99,22 @@ class InProcessApi:
         item: dict[str, Any] = reply.json
         return item
 
+    def list_all(self, query: str = "") -> tuple[list[dict[str, Any]], int]:
+        """Follow ``next_cursor`` of ``GET /items?<query>`` to the end: the items seen and the
+        number of pages. Fails instead of looping when a cursor never runs out."""
+        seen: list[dict[str, Any]] = []
+        pages, cursor = 0, None
+        while True:
+            suffix = f"&cursor={cursor}" if cursor else ""
+            reply = self.request("GET", f"/items?{query}{suffix}")
+            assert reply.status == 200, reply.body
+            pages += 1
+            seen.extend(reply.json["items"])
+            cursor = reply.json["next_cursor"]
+            if cursor is None:
+                return seen, pages
+            assert pages <= 1000, "pagination does not terminate"
+
     def app_client(self, service: str) -> Any:
         """The botocore client the app uses for ``service`` (building the services first)."""
         import app

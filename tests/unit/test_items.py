@@ -292,21 +292,6 @@ def test_get_of_a_missing_or_impossible_id_is_a_404(api: InProcessApi, item_id: 
 # -- list --------------------------------------------------------------------------------------
 
 
-def list_all(api: InProcessApi, query: str = "") -> tuple[list[dict[str, Any]], int]:
-    """Follow ``next_cursor`` to the end; the items seen and the number of pages."""
-    seen: list[dict[str, Any]] = []
-    pages, cursor = 0, None
-    while True:
-        suffix = f"&cursor={cursor}" if cursor else ""
-        reply = api.request("GET", f"/items?{query}{suffix}")
-        assert reply.status == 200, reply.body
-        pages += 1
-        seen.extend(reply.json["items"])
-        cursor = reply.json["next_cursor"]
-        if cursor is None:
-            return seen, pages
-
-
 def test_an_empty_table_lists_nothing(api: InProcessApi) -> None:
     assert api.request("GET", "/items").json == {"items": [], "next_cursor": None}
 
@@ -324,7 +309,7 @@ def test_default_page_is_20_items(api: InProcessApi) -> None:
 def test_cursor_pagination_visits_every_item_exactly_once(api: InProcessApi) -> None:
     created = {api.create_item(f"item {n}")["id"] for n in range(11)}
 
-    seen, pages = list_all(api, "limit=3")
+    seen, pages = api.list_all("limit=3")
 
     assert [item["id"] for item in seen if item["id"] in created] == [i["id"] for i in seen]
     assert {item["id"] for item in seen} == created
@@ -336,7 +321,7 @@ def test_an_exactly_full_last_page_has_no_cursor(api: InProcessApi) -> None:
     for n in range(4):
         api.create_item(f"item {n}")
 
-    _, pages = list_all(api, "limit=2")
+    _, pages = api.list_all("limit=2")
 
     assert pages == 2
 
@@ -345,7 +330,7 @@ def test_status_filter_lists_newest_first(api: InProcessApi) -> None:
     archived = [api.create_item(f"old {n}", status="archived")["id"] for n in range(5)]
     api.create_item("active one")
 
-    seen, _ = list_all(api, "status=archived&limit=2")
+    seen, _ = api.list_all("status=archived&limit=2")
 
     assert [item["id"] for item in seen] == list(reversed(archived))
     assert {item["status"] for item in seen} == {"archived"}
@@ -355,8 +340,8 @@ def test_status_filter_follows_writes_to_status(api: InProcessApi) -> None:
     item = api.create_item("moves")
     api.request("PATCH", f"/items/{item['id']}", {"status": "archived"})
 
-    archived, _ = list_all(api, "status=archived")
-    active, _ = list_all(api, "status=active")
+    archived, _ = api.list_all("status=archived")
+    active, _ = api.list_all("status=active")
 
     assert [i["id"] for i in archived] == [item["id"]]
     assert active == []

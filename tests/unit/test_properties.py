@@ -149,22 +149,6 @@ def _empty_table() -> None:
         client.delete_item(TableName=ITEMS, Key={"id": stored["id"]})
 
 
-def _walk(api: InProcessApi, query: str) -> tuple[list[dict[str, Any]], int]:
-    seen: list[dict[str, Any]] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        suffix = f"&cursor={cursor}" if cursor else ""
-        reply = api.request("GET", f"/items?{query}{suffix}")
-        assert reply.status == 200, reply.body
-        pages += 1
-        seen.extend(reply.json["items"])
-        cursor = reply.json["next_cursor"]
-        if cursor is None:
-            return seen, pages
-        assert pages <= 100, "pagination does not terminate"
-
-
 @given(
     statuses=st.lists(st.sampled_from(["active", "archived"]), max_size=25),
     limit=st.integers(min_value=1, max_value=7),
@@ -176,14 +160,14 @@ def test_cursor_pagination_visits_every_item_exactly_once(
     _empty_table()
     created = [api.create_item(f"item {i}", status=s) for i, s in enumerate(statuses)]
 
-    everything, pages = _walk(api, f"limit={limit}")
+    everything, pages = api.list_all(f"limit={limit}")
     assert sorted(i["id"] for i in everything) == sorted(i["id"] for i in created)
     assert all(len(everything[i : i + limit]) <= limit for i in range(0, len(everything), limit))
     assert pages == max(1, -(-len(created) // limit))  # the last page ends with null
 
     for status in ("active", "archived"):
         wanted = sorted(i["id"] for i in created if i["status"] == status)
-        listed, _ = _walk(api, f"limit={limit}&status={status}")
+        listed, _ = api.list_all(f"limit={limit}&status={status}")
         assert sorted(i["id"] for i in listed) == wanted
         stamps = [i["created_at"] for i in listed]
         assert stamps == sorted(stamps, reverse=True)  # newest first

@@ -262,3 +262,18 @@ def download_attachment(item_id: str, attachment_id: str) -> Response:
 def delete_attachment(item_id: str, attachment_id: str) -> Response:
     get_services().attachments.delete(item_id, attachment_id)
     return Response(body="", status_code=204)
+
+
+@app.lambda_function(name="sweep_late_upload")
+def sweep_late_upload(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge's "Object Created" events of the assets bucket, below the attachments prefix.
+
+    Removes a file uploaded (with a still-valid presigned POST) after its item or attachment was
+    deleted, so nothing is left orphaned. Not an HTTP route: ``chalice local`` does not serve it.
+    """
+    from chalicelib import telemetry
+
+    key = event["detail"]["object"]["key"]  # our keys hold only [0-9a-z/-]: nothing to decode
+    removed = get_services().attachments.sweep_upload(key)
+    telemetry.late_upload(key, removed=removed)
+    return {"key": key, "removed": removed}

@@ -24,7 +24,7 @@ from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.models import client_error
 from chalicelib.repository import STORAGE, is_item_id
-from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ITEMS_TABLE
+from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ATTACHMENTS_PREFIX, ITEMS_TABLE
 from chalicelib.storage import FileStorage
 from chalicelib.timestamps import utc_now
 
@@ -43,6 +43,16 @@ def new_attachment_id() -> str:
 
 def is_attachment_id(value: str) -> bool:
     return bool(ATTACHMENT_ID_PATTERN.match(value))
+
+
+def parse_object_key(key: str) -> tuple[str, str] | None:
+    """The item and attachment ids of an object key this API chose, or None for any other key."""
+    if not key.startswith(ATTACHMENTS_PREFIX):
+        return None
+    parts = key[len(ATTACHMENTS_PREFIX) :].split("/")
+    if len(parts) != 2 or not is_item_id(parts[0]) or not is_attachment_id(parts[1]):
+        return None
+    return parts[0], parts[1]
 
 
 Filename = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -285,17 +295,42 @@ class AttachmentService:
         )
 
     def delete(self, item_id: str, attachment_id: str) -> None:
-        """Delete the file, then its record.
+        """Delete the file, then its record (404 if there is none), then the file once more.
 
         In this order a failure in between leaves a record without a file (a 404 on download,
-        and retrying the DELETE finishes the job), never a file nobody can reach.
+        and retrying the DELETE finishes the job), never a file nobody can reach; deleting the
+        file of a missing record only removes what nothing could reach. The second delete
+        removes an upload that landed (its presigned POST still valid) while the record still
+        existed, which the late-upload sweep would have kept; anything landing later finds no
+        record, and the sweep removes it. Three AWS calls, as many as the slowest route makes.
         """
         if not is_item_id(item_id) or not is_attachment_id(attachment_id):
             raise NotFoundError(f"attachment {attachment_id} of item {item_id} does not exist")
-        self._repository.get(item_id, attachment_id)
-        self._files.delete(_object_key(item_id, attachment_id))
+        key = _object_key(item_id, attachment_id)
+        self._files.delete(key)
         self._repository.remove(item_id, attachment_id)
+        self._files.delete(key)
 
     def delete_all(self, item_id: str) -> None:
         """Remove every file of a deleted item (its records went with the item)."""
         self._files.delete_prefix(FileStorage.item_prefix(item_id))
+
+    def sweep_upload(self, key: str) -> bool:
+        """Delete a just-uploaded object that no attachment record claims; True if deleted.
+
+        A presigned POST stays valid for 15 minutes, so a client can still upload after the
+        item or the attachment was deleted, and the sweep that went with that delete has already
+        run. The stack sends every "Object Created" event below the attachments prefix here; the
+        record is read with a consistent read, and it is written before the POST is presigned,
+        so a missing record means the file can never be reached again.
+        """
+        ids = parse_object_key(key)
+        if ids is None:
+            return False  # not a key this API hands out: someone else's, leave it alone
+        item_id, attachment_id = ids
+        try:
+            self._repository.get(item_id, attachment_id)
+        except NotFoundError:
+            self._files.delete(key)
+            return True
+        return False

@@ -19,6 +19,7 @@ ITEMS_DELETED = "ItemsDeleted"
 ITEM_CONFLICTS = "ItemConflicts"
 ITEM_THROTTLES = "ItemThrottles"
 ORPHANED_FILES = "OrphanedFileCleanupFailures"
+LATE_UPLOADS_REMOVED = "LateUploadsRemoved"
 
 _metrics_lock = threading.Lock()
 
@@ -105,3 +106,13 @@ def orphaned_files(item_id: str, error: Exception) -> None:
         extra={"item_id": item_id, "error": type(error).__name__},
     )
     count(ORPHANED_FILES)
+
+
+def late_upload(key: str, *, removed: bool) -> None:
+    """Report an upload the sweep looked at (removed: it belonged to nothing any more)."""
+    logger().info(
+        "late upload removed" if removed else "upload belongs to an attachment",
+        extra={"key": key, "removed": removed},
+    )
+    if removed:
+        count(LATE_UPLOADS_REMOVED)

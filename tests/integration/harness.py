@@ -93,6 +93,26 @@ class LiveApi:
         listing = self.aws("s3").list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         return {entry["Key"] for entry in listing.get("Contents", [])}
 
+    def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
+        """Run one of app.py's Lambda functions as Lambda would: a fresh process, the stage's
+        environment (on this session's emulator), the event in, the JSON result out."""
+        script = (
+            "import json, sys, app\n"
+            "result = getattr(app, sys.argv[1])(json.loads(sys.argv[2]), None)\n"
+            "print(json.dumps(result))\n"
+        )
+        finished = subprocess.run(
+            [sys.executable, "-c", script, function_name, json.dumps(event)],
+            cwd=PROJECT_DIR,
+            env=process_environment(self.environment),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr
+        return json.loads(finished.stdout.strip().splitlines()[-1])
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:

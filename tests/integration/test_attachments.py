@@ -137,3 +137,27 @@ def test_deleting_an_item_removes_its_files_and_no_other_items(live: LiveApi) ->
     )
     assert download.status_code == 302
     assert requests.get(download.headers["Location"], timeout=30).content == b"n"
+
+
+def test_an_upload_after_its_item_was_deleted_is_swept_away(live: LiveApi) -> None:
+    """The presigned POST outlives the item; S3's "Object Created" event (EventBridge, in the
+    stack) runs the sweep, which removes the file nobody can reach any more."""
+    doomed, neighbour = live.create_item(), live.create_item()
+    late = start_upload(live, doomed["id"], "late.txt", "text/plain", 4)
+    kept = start_upload(live, neighbour["id"], "kept.txt", "text/plain", 4)
+    assert upload(kept, b"kept", "text/plain").status_code == 204
+    assert live.request("DELETE", f"/items/{doomed['id']}").status_code == 204
+    assert upload(late, b"late", "text/plain").status_code == 204
+    late_key, kept_key = late["upload"]["fields"]["key"], kept["upload"]["fields"]["key"]
+    assert {late_key, kept_key} <= live.bucket_keys()
+
+    for key, removed in ((late_key, True), (kept_key, False)):
+        event = {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": live.bucket}, "object": {"key": key, "size": 4}},
+        }
+        assert live.invoke("sweep_late_upload", event) == {"key": key, "removed": removed}
+
+    assert late_key not in live.bucket_keys()
+    assert kept_key in live.bucket_keys()

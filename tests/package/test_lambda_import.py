@@ -15,12 +15,14 @@ by the pins, so reruns skip the install.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,22 +218,25 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         server.wait(10)
 
 
-@pytest.fixture(scope="session")
-def function(
+@contextlib.contextmanager
+def _packaged(
+    handler: str,
     lambda_python: Path,
     deployment: dict[str, Any],
     emulator: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[LambdaFunction]:
+    logs: Path,
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """The packaged ``handler`` in its own process on the clean runtime, once it has imported."""
     task_root = deployment["task_root"]
     environment = {
         "PATH": "/usr/bin:/bin",
         **LAMBDA_ENVIRONMENT,
+        "_HANDLER": handler,
         **FAKE_CREDENTIALS,
         **emulator,
         "LAMBDA_TASK_ROOT": str(task_root),
     }
-    stderr = (tmp_path_factory.mktemp("lambda") / "stderr.log").open("w")
+    stderr = (logs / "stderr.log").open("w")
     process = subprocess.Popen(
         [str(lambda_python), "-I", str(DRIVER)],
         cwd=task_root,
@@ -245,16 +250,42 @@ def function(
         assert process.stdout is not None
         first = process.stdout.readline()
         assert first, f"the packaged app did not import: see {stderr.name}"
-        ready = json.loads(first)["ready"]
-        os.environ.setdefault("CORS_ALLOW_ORIGIN", STACK_ENVIRONMENT["CORS_ALLOW_ORIGIN"])
-        import app
-
-        yield LambdaFunction(process, app.app.routes, ready, Path(stderr.name))
+        yield process, json.loads(first)["ready"]
     finally:
         if process.stdin:
             process.stdin.close()
         process.wait(10)
         stderr.close()
+
+
+@pytest.fixture(scope="session")
+def function(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LambdaFunction]:
+    """The API handler (``app.app``)."""
+    logs = tmp_path_factory.mktemp("lambda")
+    with _packaged("app.app", lambda_python, deployment, emulator, logs) as (process, ready):
+        os.environ.setdefault("CORS_ALLOW_ORIGIN", STACK_ENVIRONMENT["CORS_ALLOW_ORIGIN"])
+        import app
+
+        yield LambdaFunction(process, app.app.routes, ready, logs / "stderr.log")
+
+
+@pytest.fixture(scope="session")
+def sweeper(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LambdaFunction]:
+    """The late-upload sweep (``app.sweep_late_upload``), invoked with EventBridge events."""
+    logs = tmp_path_factory.mktemp("sweeper")
+    handler = "app.sweep_late_upload"
+    with _packaged(handler, lambda_python, deployment, emulator, logs) as (process, ready):
+        yield LambdaFunction(process, {}, ready, logs / "stderr.log")
 
 
 @pytest.fixture
@@ -286,7 +317,7 @@ def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, A
     ]
     assert functions
     assert {f["Runtime"] for f in functions} == {RUNTIME}
-    assert {f["Handler"] for f in functions} == {LAMBDA_ENVIRONMENT["_HANDLER"]}
+    assert {f["Handler"] for f in functions} == {"app.app", "app.sweep_late_upload"}
     assert sys.version_info[:2] == (3, 11)
 
 
@@ -366,3 +397,30 @@ def test_the_packaged_app_serves_requests(function: LambdaFunction, client: Clie
     assert [(r["method"], r["status"]) for r in requests][-2:] == [("GET", 200), ("POST", 201)]
     metrics = [line for line in printed if "_aws" in line]
     assert any("ItemsCreated" in line for line in metrics)
+
+
+def test_the_packaged_sweep_removes_a_file_no_attachment_claims(
+    sweeper: LambdaFunction, emulator: dict[str, str]
+) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        region_name=emulator["AWS_DEFAULT_REGION"],
+        endpoint_url=emulator["AWS_ENDPOINT_URL_S3"],
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    bucket = emulator["ASSETS_BUCKET_NAME"]
+    key = f"attachments/{uuid.uuid4()}/{'0' * 12}{'ab' * 8}"  # an item that no longer exists
+    s3.put_object(Bucket=bucket, Key=key, Body=b"late")
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 4}},
+    }
+
+    assert sweeper(event, None) == {"key": key, "removed": True}
+
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0
+    assert sweeper.ready["in_lambda"] is True

@@ -316,3 +316,121 @@ def test_deleting_an_item_removes_its_whole_folder_and_nothing_else(api: InProce
     neighbour_path = f"/items/{neighbour['id']}/attachments/{neighbour_upload['attachment']['id']}"
     assert api.request("GET", neighbour_path).status == 302
     assert api.request("GET", f"/items/{doomed['id']}/attachments").status == 404
+
+
+# -- uploads that land after their item or attachment was deleted ----------------------------
+
+
+def object_created(key: str) -> dict[str, Any]:
+    """The EventBridge event S3 sends for a new object of the assets bucket."""
+    return {
+        "version": "0",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "resources": [f"arn:aws:s3:::{BUCKET}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": BUCKET},
+            "object": {"key": key, "size": 4},
+            "reason": "PostObject",
+        },
+    }
+
+
+def sweep(api: InProcessApi, key: str) -> Any:
+    return api.client.lambda_.invoke("sweep_late_upload", object_created(key)).payload
+
+
+def test_an_upload_that_lands_after_its_item_was_deleted_is_removed(
+    api: InProcessApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doomed, neighbour = api.create_item(), api.create_item()
+    late = start_upload(api, doomed["id"], "late.txt", size=4)
+    kept = start_upload(api, neighbour["id"], "kept.txt", size=4)
+    upload(kept, b"kept")
+    assert api.request("DELETE", f"/items/{doomed['id']}").status == 204
+    upload(late, b"late")  # the presigned POST is valid for 15 minutes, whatever happened since
+    key = late["upload"]["fields"]["key"]
+    assert key in bucket_keys()
+    capsys.readouterr()
+
+    assert sweep(api, key) == {"key": key, "removed": True}
+
+    assert bucket_keys() == {kept["upload"]["fields"]["key"]}
+    assert '"LateUploadsRemoved":[1.0]' in capsys.readouterr().out
+    assert sweep(api, key) == {"key": key, "removed": True}  # a redelivered event is harmless
+
+
+def test_an_upload_that_lands_after_its_attachment_was_deleted_is_removed(
+    api: InProcessApi,
+) -> None:
+    item = api.create_item()
+    late, kept = start_upload(api, item["id"], size=4), start_upload(api, item["id"], size=4)
+    upload(kept, b"kept")
+    path = f"/items/{item['id']}/attachments/{late['attachment']['id']}"
+    assert api.request("DELETE", path).status == 204
+    upload(late, b"late")
+    key = late["upload"]["fields"]["key"]
+
+    assert sweep(api, key)["removed"] is True
+
+    assert bucket_keys() == {kept["upload"]["fields"]["key"]}
+
+
+def test_an_upload_of_a_live_attachment_is_kept(api: InProcessApi) -> None:
+    item = api.create_item()
+    created = start_upload(api, item["id"], size=4)
+    upload(created, b"live")
+    key = created["upload"]["fields"]["key"]
+
+    assert sweep(api, key) == {"key": key, "removed": False}
+
+    assert bucket_keys() == {key}
+    path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
+    assert api.request("GET", path).status == 302
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "attachments/not-an-item/0123456789abcdef0123456789ab",
+        f"attachments/{uuid.uuid4()}/not-an-attachment-id",
+        f"attachments/{uuid.uuid4()}/0123456789abcdef0123456789ab/deeper",
+        "web/index.html",
+    ],
+)
+def test_keys_the_api_never_hands_out_are_left_alone(api: InProcessApi, key: str) -> None:
+    s3().put_object(Bucket=BUCKET, Key=key, Body=b"x")
+
+    assert sweep(api, key)["removed"] is False
+
+    assert bucket_keys() == {key}
+
+
+def test_an_upload_landing_while_its_attachment_is_deleted_is_removed_too(
+    api: InProcessApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload lands after the file was deleted but before the record was: its sweep still
+    sees the record and keeps it, so the DELETE itself must not leave it behind."""
+    import app
+
+    item = api.create_item()
+    created = start_upload(api, item["id"], size=4)
+    key = created["upload"]["fields"]["key"]
+    files = app.get_services().files
+    real_delete = files.delete
+    kept_by_sweep: list[bool] = []
+
+    def delete_then_upload_lands(deleted: str) -> None:
+        real_delete(deleted)
+        if not kept_by_sweep:
+            upload(created, b"late")
+            kept_by_sweep.append(not app.get_services().attachments.sweep_upload(deleted))
+
+    monkeypatch.setattr(files, "delete", delete_then_upload_lands)
+    path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
+
+    assert api.request("DELETE", path).status == 204
+
+    assert kept_by_sweep == [True]
+    assert key not in bucket_keys()

@@ -6,15 +6,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnResource, Fn, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from chalice.cdk import Chalice
@@ -38,6 +42,8 @@ from infrastructure.packaging import stage_environment
 # the stage resource SAM creates from the API: things bound to the stage must wait for it, or the
 # deployment races with "Invalid stage identifier".
 FUNCTION_ID = "APIHandler"
+# The function of app.py's ``@app.lambda_function(name="sweep_late_upload")``.
+SWEEPER_ID = "SweepLateUpload"
 REST_API_ID = "RestAPI"
 SAM_STAGE_ID = f"{REST_API_ID}{API_STAGE}Stage"
 
@@ -60,7 +66,7 @@ def powertools_layer_parameter() -> str:
 
 
 class Api(Construct):
-    """The Chalice-generated REST API and function, hardened and wired to the data layer."""
+    """The Chalice-generated REST API and functions, hardened and wired to the data layer."""
 
     def __init__(
         self,
@@ -91,6 +97,32 @@ class Api(Construct):
             "removal_policy": removal_policy,
         }
         self.function_log_group = logs.LogGroup(self, "FunctionLogs", **self._log_options)
+        self.sweeper_log_group = logs.LogGroup(self, "SweeperLogs", **self._log_options)
+        # Sweep events that could not be delivered, or whose sweep kept failing, wait here.
+        self.sweep_dead_letters = sqs.Queue(
+            self,
+            "SweepDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.sweep_dead_letters,
+            {
+                "AwsSolutions-SQS3": "this queue is the dead-letter queue (of the sweep rule's "
+                "target and of the sweep function); the end of the line has none of its own",
+                "Serverless-SQSRedrivePolicy": "this queue is itself a dead-letter queue",
+            },
+        )
+        cfn_queue = self.sweep_dead_letters.node.default_child
+        assert isinstance(cfn_queue, CfnResource)
+        checkov_skip(
+            cfn_queue,
+            {
+                "CKV_AWS_27": "encrypted with SQS-managed SSE (SqsManagedSseEnabled), which this "
+                "check does not recognise; a KMS key would need grants for EventBridge and Lambda",
+            },
+        )
         self.access_log_group = logs.LogGroup(self, "AccessLogs", **self._log_options)
         self.role = self._function_role(items_table, idempotency_table, assets_bucket)
 
@@ -127,13 +159,43 @@ class Api(Construct):
                 self, "Chalice", source_dir=str(REPO_ROOT), stage_config=stage_config
             )
         self.function = self.chalice.get_resource(FUNCTION_ID)
+        self.sweeper = self.chalice.get_resource(SWEEPER_ID)
         self.rest_api = self.chalice.get_resource(REST_API_ID)
-        self._configure_function()
+        layer_arn = ssm.StringParameter.value_for_string_parameter(
+            self, powertools_layer_parameter()
+        )
+        self._configure_function(
+            self.function,
+            self.function_log_group,
+            layer_arn,
+            "Items API (Chalice)",
+            {
+                "CKV_AWS_116": "invoked synchronously by API Gateway; a DLQ never receives events",
+                "CKV_AWS_115": "load is bounded by API Gateway stage throttling and the usage "
+                "plan; reserving concurrency fails in accounts at the default quota",
+            },
+        )
+        self._configure_function(
+            self.sweeper,
+            self.sweeper_log_group,
+            layer_arn,
+            "Items API: removes attachment files uploaded after their item was deleted",
+            {
+                "CKV_AWS_115": "runs once per uploaded file, and files only arrive through "
+                "presigned POSTs that the throttled API hands out; reserving concurrency fails "
+                "in accounts at the default quota",
+            },
+        )
+        self.sweeper.add_property_override(
+            "DeadLetterQueue", {"Type": "SQS", "TargetArn": self.sweep_dead_letters.queue_arn}
+        )
+        self.late_upload_rule = self._late_upload_sweep(assets_bucket)
         self._configure_rest_api(throttle_rate_limit, throttle_burst_limit)
         self._usage_plan(throttle_rate_limit, throttle_burst_limit, quota_limit_per_day)
         self._web_acl(waf_rate_limit_per_5min)
         self.url = self._custom_domain(domain) if domain else self.default_url
         self.function_name = self.function.ref
+        self.sweeper_name = self.sweeper.ref
 
     @property
     def default_url(self) -> str:
@@ -159,7 +221,10 @@ class Api(Construct):
             iam.PolicyStatement(
                 sid="OwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.function_log_group.log_group_arn],
+                resources=[
+                    self.function_log_group.log_group_arn,
+                    self.sweeper_log_group.log_group_arn,
+                ],
             ),
             iam.PolicyStatement(
                 sid="ItemsTable",
@@ -197,6 +262,11 @@ class Api(Construct):
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [attachments]}},
+            ),
+            iam.PolicyStatement(
+                sid="SweepDeadLetters",
+                actions=["sqs:SendMessage"],
+                resources=[self.sweep_dead_letters.queue_arn],
             ),
             iam.PolicyStatement(
                 sid="VpcNetworkInterfaces",
@@ -252,26 +322,66 @@ class Api(Construct):
         )
         return role
 
-    def _configure_function(self) -> None:
-        layer_arn = ssm.StringParameter.value_for_string_parameter(
-            self, powertools_layer_parameter()
-        )
-        fn = self.function
+    def _configure_function(
+        self,
+        fn: CfnResource,
+        log_group: logs.ILogGroup,
+        layer_arn: str,
+        description: str,
+        checkov_reasons: dict[str, str],
+    ) -> None:
+        """What a SAM function Chalice generates lacks: runtime pin, layer, own log group."""
         fn.add_property_override("Runtime", LAMBDA_RUNTIME)
         fn.add_property_override("Layers", [layer_arn])
-        fn.add_property_override("Description", "Items API (Chalice)")
-        fn.add_property_override(
-            "LoggingConfig", {"LogGroup": self.function_log_group.log_group_name}
-        )
+        fn.add_property_override("Description", description)
+        fn.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
         checkov_skip(
             fn,
             {
-                "CKV_AWS_116": "invoked synchronously by API Gateway; a DLQ never receives events",
-                "CKV_AWS_115": "load is bounded by API Gateway stage throttling and the usage "
-                "plan; reserving concurrency fails in accounts at the default quota",
+                **checkov_reasons,
                 "CKV_AWS_173": "the environment holds resource names only, no secrets",
             },
         )
+
+    def _late_upload_sweep(self, bucket: s3.IBucket) -> events.Rule:
+        """Send every new object below the attachments prefix to the sweep function.
+
+        A presigned POST stays valid for 15 minutes, so a file can land after its item was
+        deleted; the sweep removes any file no attachment record claims.
+        """
+        rule = events.Rule(
+            self,
+            "NewAttachmentFiles",
+            description="New objects below attachments/ of the assets bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "object": {"key": [{"prefix": ATTACHMENTS_PREFIX}]},
+                },
+            ),
+        )
+        # Rule and function are in this stack; the warning is about an account unknown at synth.
+        Annotations.of(rule).acknowledge_warning(
+            "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
+            "the rule and its target function are in the same stack",
+        )
+        sweeper = lambda_.Function.from_function_attributes(
+            self,
+            "SweeperFunction",
+            function_arn=self.sweeper.get_att("Arn").to_string(),
+            same_environment=True,  # lets the target grant EventBridge the invoke permission
+        )
+        rule.add_target(
+            targets.LambdaFunction(
+                sweeper,
+                retry_attempts=8,
+                max_event_age=Duration.hours(6),
+                dead_letter_queue=self.sweep_dead_letters,
+            )
+        )
+        return rule
 
     def _configure_rest_api(self, rate_limit: float, burst_limit: int) -> None:
         api = self.rest_api

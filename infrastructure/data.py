@@ -116,6 +116,12 @@ class Data(Construct):
             removal_policy=removal_policy,
             auto_delete_objects=destroy,
         )
+        # Every object event goes to EventBridge, where the API routes new attachment uploads to
+        # the late-upload sweep. Set on the CfnBucket: CDK's event_bridge_enabled would add a
+        # custom-resource Lambda to do what CloudFormation does natively.
+        _cfn(self.assets_bucket).add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+        )
 
     def _table(self, construct_id: str, definition: TableDefinition) -> dynamodb.Table:
         partition = _attribute(definition.partition_key)

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infrastructure.config import API_STAGE, METRICS_NAMESPACE, SERVICE_NAME
@@ -37,6 +38,8 @@ class Monitoring(Construct):
         api_name: str,
         function_name: str,
         function_timeout: Duration,
+        sweeper_name: str,
+        sweep_dead_letters: sqs.IQueue,
         tables: dict[str, dynamodb.ITable],
         alarm_email: str | None,
         removal_policy: RemovalPolicy,
@@ -67,11 +70,11 @@ class Monitoring(Construct):
         self._action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cw.Alarm] = []
 
-        def fn_metric(name: str, statistic: str) -> cw.Metric:
+        def fn_metric(name: str, statistic: str, function: str = function_name) -> cw.Metric:
             return cw.Metric(
                 namespace="AWS/Lambda",
                 metric_name=name,
-                dimensions_map={"FunctionName": function_name},
+                dimensions_map={"FunctionName": function},
                 statistic=statistic,
                 period=PERIOD,
             )
@@ -159,6 +162,21 @@ class Monitoring(Construct):
             1,
             "files of a deleted item were left in the bucket",
         )
+        # The sweep that removes files uploaded after their item was deleted.
+        self._alarm(
+            "SweeperErrors",
+            fn_metric("Errors", "Sum", sweeper_name),
+            1,
+            "the late-upload sweep failed (Lambda retries it, then dead-letters the event)",
+        )
+        self._alarm(
+            "SweepDeadLetters",
+            sweep_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=PERIOD
+            ),
+            1,
+            "late uploads were not swept: their events wait in the dead-letter queue",
+        )
 
         self.dashboard = cw.Dashboard(self, "Dashboard", period_override=cw.PeriodOverride.AUTO)
         self.dashboard.add_widgets(
@@ -195,6 +213,19 @@ class Monitoring(Construct):
             cw.GraphWidget(
                 title="Items API business metrics",
                 left=[app_metric("ItemConflicts"), app_metric("ItemThrottles")],
+            ),
+            cw.GraphWidget(
+                title="Late-upload sweep",
+                left=[
+                    fn_metric("Invocations", "Sum", sweeper_name),
+                    fn_metric("Errors", "Sum", sweeper_name),
+                    app_metric("LateUploadsRemoved"),
+                ],
+                right=[
+                    sweep_dead_letters.metric_approximate_number_of_messages_visible(
+                        statistic="Maximum", period=PERIOD
+                    )
+                ],
             ),
         )
 

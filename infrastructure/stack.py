@@ -109,6 +109,8 @@ class ItemsApiStack(Stack):
             api_name=api.api_name,
             function_name=api.function_name,
             function_timeout=Duration.seconds(LAMBDA_TIMEOUT_S),
+            sweeper_name=api.sweeper_name,
+            sweep_dead_letters=api.sweep_dead_letters,
             tables={"Items": data.items_table, "Idempotency": data.idempotency_table},
             alarm_email=settings.alarm_email,
             removal_policy=removal,

@@ -17,6 +17,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from infrastructure.api import FUNCTION_ID
 from infrastructure.app import build
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,12 @@ class Synthesized:
             for logical_id, resource in self.json["Resources"].items()
             if resource["Type"] == resource_type
         }
+
+    def function(self, logical_id: str = FUNCTION_ID) -> dict[str, Any]:
+        """A function of the Chalice app (by default the API handler), as SAM declares it."""
+        resource: dict[str, Any] = self.json["Resources"][logical_id]
+        assert resource["Type"] == "AWS::Serverless::Function"
+        return resource
 
     def only(self, resource_type: str) -> dict[str, Any]:
         """The single resource of a type."""

@@ -186,14 +186,14 @@ def test_dev_cors_origin_is_the_distribution_in_preflights_and_function(dev: Syn
     origins = _preflight_origins(dev)
     assert origins
     assert all(origin == expected_preflight for origin in origins)
-    variables = dev.only("AWS::Serverless::Function")["Properties"]["Environment"]["Variables"]
+    variables = dev.function()["Properties"]["Environment"]["Variables"]
     assert variables["CORS_ALLOW_ORIGIN"] == expected_env
 
 
 def test_prod_cors_origin_is_the_console_domain(prod: Synthesized) -> None:
     origin = f"https://{prod.context['webDomainName']}"
     assert set(map(str, _preflight_origins(prod))) == {f"'{origin}'"}
-    variables = prod.only("AWS::Serverless::Function")["Properties"]["Environment"]["Variables"]
+    variables = prod.function()["Properties"]["Environment"]["Variables"]
     assert variables["CORS_ALLOW_ORIGIN"] == origin
 
 

@@ -6,42 +6,52 @@ import os
 import sys
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from chalicelib import settings as app_settings
 from chalicelib.schema import ATTACHMENTS_PREFIX, STATUS_INDEX
-from infrastructure.api import powertools_layer_parameter
+from infrastructure.api import FUNCTION_ID, SWEEPER_ID, powertools_layer_parameter
 from tests.infrastructure.conftest import REPO_ROOT, ProcessState, Synthesized
 
+# Every function of app.py: the API handler and the late-upload sweep. Both are built from the
+# same stage configuration and must be configured alike.
+FUNCTIONS = {FUNCTION_ID: "app.app", SWEEPER_ID: "app.sweep_late_upload"}
+each_function = pytest.mark.parametrize("function_id", list(FUNCTIONS))
 
-def _function(stage: Synthesized) -> dict[str, Any]:
-    props: dict[str, Any] = stage.only("AWS::Serverless::Function")["Properties"]
+
+def _function(stage: Synthesized, function_id: str = FUNCTION_ID) -> dict[str, Any]:
+    props: dict[str, Any] = stage.function(function_id)["Properties"]
     return props
 
 
-def test_function_size_timeout_runtime_and_tracing(stage: Synthesized) -> None:
-    stage.template.has_resource_properties(
-        "AWS::Serverless::Function",
-        {
-            "Runtime": "python3.11",
-            "MemorySize": 512,
-            "Timeout": 20,
-            "Tracing": "Active",
-            "Handler": "app.app",
-        },
-    )
+def test_the_template_holds_exactly_the_apps_functions(stage: Synthesized) -> None:
+    assert set(stage.resources("AWS::Serverless::Function")) == set(FUNCTIONS)
+
+
+@each_function
+def test_function_size_timeout_runtime_and_tracing(stage: Synthesized, function_id: str) -> None:
+    props = _function(stage, function_id)
+    assert props["Handler"] == FUNCTIONS[function_id]
+    assert props["Runtime"] == "python3.11"
+    assert props["MemorySize"] == 512
+    assert props["Timeout"] == 20
+    assert props["Tracing"] == "Active"
     # Below API Gateway's 29 s integration limit.
-    assert _function(stage)["Timeout"] < 29
+    assert props["Timeout"] < 29
 
 
-def test_function_runs_in_the_isolated_subnets(dev: Synthesized) -> None:
-    vpc = _function(dev)["VpcConfig"]
+@each_function
+def test_function_runs_in_the_isolated_subnets(dev: Synthesized, function_id: str) -> None:
+    vpc = _function(dev, function_id)["VpcConfig"]
     subnet_refs = {ref["Ref"] for ref in vpc["SubnetIds"]}
     assert subnet_refs == set(dev.resources("AWS::EC2::Subnet"))
+    assert vpc["SecurityGroupIds"] == _function(dev)["VpcConfig"]["SecurityGroupIds"]
 
 
-def test_function_environment_names_every_setting(stage: Synthesized) -> None:
-    variables = _function(stage)["Environment"]["Variables"]
+@each_function
+def test_function_environment_names_every_setting(stage: Synthesized, function_id: str) -> None:
+    variables = _function(stage, function_id)["Environment"]["Variables"]
     for name in (
         app_settings.ITEMS_TABLE_NAME,
         app_settings.IDEMPOTENCY_TABLE_NAME,
@@ -61,15 +71,20 @@ def test_function_environment_names_every_setting(stage: Synthesized) -> None:
     assert app_settings.CORS_ALLOW_ORIGIN in variables
 
 
-def test_function_logs_to_its_own_log_group_with_retention(stage: Synthesized) -> None:
-    group_id = _function(stage)["LoggingConfig"]["LogGroup"]["Ref"]
-    group = stage.json["Resources"][group_id]
-    assert group["Type"] == "AWS::Logs::LogGroup"
-    assert group["Properties"]["RetentionInDays"] == stage.context["logRetentionDays"]
+def test_each_function_logs_to_its_own_log_group_with_retention(stage: Synthesized) -> None:
+    groups = {_function(stage, f)["LoggingConfig"]["LogGroup"]["Ref"] for f in FUNCTIONS}
+    assert len(groups) == len(FUNCTIONS)
+    for group_id in groups:
+        group = stage.json["Resources"][group_id]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == stage.context["logRetentionDays"]
 
 
-def test_powertools_layer_resolved_from_its_public_ssm_parameter(dev: Synthesized) -> None:
-    layers = _function(dev)["Layers"]
+@each_function
+def test_powertools_layer_resolved_from_its_public_ssm_parameter(
+    dev: Synthesized, function_id: str
+) -> None:
+    layers = _function(dev, function_id)["Layers"]
     assert len(layers) == 1
     parameter = dev.json["Parameters"][layers[0]["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
@@ -80,6 +95,11 @@ def test_powertools_layer_resolved_from_its_public_ssm_parameter(dev: Synthesize
     )
     assert parameter["Default"] == f"/aws/service/powertools/python/x86_64/python3.11/{pinned}"
     assert parameter["Default"] == powertools_layer_parameter()
+
+
+def test_both_functions_share_the_one_least_privilege_role(dev: Synthesized) -> None:
+    roles = {_function(dev, f)["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS}
+    assert len(roles) == 1
 
 
 def _role_statements(stage: Synthesized) -> list[dict[str, Any]]:
@@ -123,6 +143,7 @@ def test_role_grants_exactly_the_calls_the_code_makes(dev: Synthesized) -> None:
         "s3:GetObject",
         "s3:DeleteObject",
         "s3:ListBucket",
+        "sqs:SendMessage",
         "ec2:CreateNetworkInterface",
         "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeSubnets",
@@ -192,3 +213,82 @@ def test_synthesis_leaves_the_process_environment_and_app_module_alone(
 
     assert comparable(dict(os.environ)) == comparable(before_synthesis.environ)
     assert sys.modules.get("app") is before_synthesis.app_module
+
+
+# -- the late-upload sweep: S3 -> EventBridge -> function, failures kept in a dead-letter queue
+
+
+def _rule(stage: Synthesized) -> dict[str, Any]:
+    rule: dict[str, Any]
+    (rule,) = [
+        r["Properties"]
+        for r in stage.resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.s3"]
+    ]
+    return rule
+
+
+def test_the_assets_bucket_sends_its_events_to_eventbridge(stage: Synthesized) -> None:
+    bucket_ref = _function(stage)["Environment"]["Variables"][app_settings.ASSETS_BUCKET_NAME]
+    bucket = stage.json["Resources"][bucket_ref["Ref"]]["Properties"]
+    assert bucket["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    # Natively, not through CDK's notifications custom resource.
+    assert not stage.resources("Custom::S3BucketNotifications")
+
+
+def test_new_attachment_files_of_that_bucket_go_to_the_sweep(stage: Synthesized) -> None:
+    rule = _rule(stage)
+    bucket_ref = _function(stage)["Environment"]["Variables"][app_settings.ASSETS_BUCKET_NAME]
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket_ref]},
+            "object": {"key": [{"prefix": ATTACHMENTS_PREFIX}]},
+        },
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [SWEEPER_ID, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    # The presigned POST lives 15 minutes; events must outlive an outage well beyond that.
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600
+
+
+def test_eventbridge_may_invoke_the_sweep_for_that_rule_only(dev: Synthesized) -> None:
+    rule_id = next(
+        i for i, r in dev.resources("AWS::Events::Rule").items() if r["Properties"] == _rule(dev)
+    )
+    permissions = [
+        p["Properties"]
+        for p in dev.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [SWEEPER_ID, "Arn"]}
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [SWEEPER_ID, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+        }
+    ]
+
+
+def test_undeliverable_and_failed_sweeps_land_in_one_encrypted_dead_letter_queue(
+    stage: Synthesized,
+) -> None:
+    (target,) = _rule(stage)["Targets"]
+    queue_arn = target["DeadLetterConfig"]["Arn"]
+    assert _function(stage, SWEEPER_ID)["DeadLetterQueue"] == {
+        "Type": "SQS",
+        "TargetArn": queue_arn,
+    }
+    queue = stage.json["Resources"][queue_arn["Fn::GetAtt"][0]]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # Lambda sends a failed event with the function's role: that queue, nothing else.
+    (send,) = [s for s in _role_statements(stage) if "sqs:SendMessage" in _listed(s["Action"])]
+    assert _listed(send["Action"]) == ["sqs:SendMessage"]
+    assert send["Resource"] == queue_arn

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infrastructure.api import FUNCTION_ID, SWEEPER_ID
 from tests.infrastructure.conftest import Synthesized
 
 
@@ -56,19 +57,36 @@ def test_every_alarm_notifies_the_topic_and_ignores_missing_data(stage: Synthesi
     ],
 )
 def test_alarm_exists_for(dev: Synthesized, namespace: str, metric: str) -> None:
-    assert len(_by_metric(dev, namespace, metric)) == 1
+    assert len(_by_metric(dev, namespace, metric)) >= 1
+
+
+def _function_of(alarm: dict[str, Any]) -> Any:
+    (dimension,) = alarm["Dimensions"]
+    assert dimension["Name"] == "FunctionName"
+    return dimension["Value"]
 
 
 def test_lambda_alarms_watch_the_chalice_function(dev: Synthesized) -> None:
-    for name in ("Errors", "Throttles", "Duration"):
+    for name in ("Throttles", "Duration"):
         (alarm,) = _by_metric(dev, "AWS/Lambda", name)
-        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]
+        assert _function_of(alarm) == {"Ref": FUNCTION_ID}
+    errors = _by_metric(dev, "AWS/Lambda", "Errors")
+    assert sorted(_function_of(a)["Ref"] for a in errors) == sorted([FUNCTION_ID, SWEEPER_ID])
+
+
+def test_dead_lettered_sweeps_raise_an_alarm(dev: Synthesized) -> None:
+    (queue_id,) = dev.resources("AWS::SQS::Queue")
+    (alarm,) = _by_metric(dev, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    assert alarm["Threshold"] == 1
 
 
 def test_duration_alarm_is_p99_near_the_timeout(dev: Synthesized) -> None:
     (alarm,) = _by_metric(dev, "AWS/Lambda", "Duration")
     assert alarm["ExtendedStatistic"] == "p99"
-    timeout_ms = dev.only("AWS::Serverless::Function")["Properties"]["Timeout"] * 1000
+    timeout_ms = dev.function()["Properties"]["Timeout"] * 1000
     assert 0.5 * timeout_ms <= alarm["Threshold"] < timeout_ms
 
 
@@ -115,5 +133,12 @@ def test_business_metric_alarms_use_the_service_dimension(dev: Synthesized) -> N
 
 def test_dashboard_shows_api_lambda_and_dynamodb(dev: Synthesized) -> None:
     body = json.dumps(dev.only("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
-    for needle in ("AWS/ApiGateway", "AWS/Lambda", "AWS/DynamoDB", "ItemConflicts"):
+    for needle in (
+        "AWS/ApiGateway",
+        "AWS/Lambda",
+        "AWS/DynamoDB",
+        "ItemConflicts",
+        "LateUploadsRemoved",
+        "AWS/SQS",
+    ):
         assert needle in body

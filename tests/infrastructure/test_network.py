@@ -33,7 +33,7 @@ def test_gateway_endpoints_for_dynamodb_and_s3(dev: Synthesized) -> None:
 def test_function_security_group_allows_only_https_to_the_endpoint_prefix_lists(
     dev: Synthesized,
 ) -> None:
-    fn = dev.only("AWS::Serverless::Function")
+    fn = dev.function()
     sg_ids = fn["Properties"]["VpcConfig"]["SecurityGroupIds"]
     assert len(sg_ids) == 1
     sg_logical_id = sg_ids[0]["Fn::GetAtt"][0]

@@ -163,17 +163,19 @@ class Monitoring(Construct):
             "files of a deleted item were left in the bucket",
         )
         # The sweep that removes files uploaded after their item was deleted.
+        sweeper_errors = fn_metric("Errors", "Sum", sweeper_name)
+        dead_letters = sweep_dead_letters.metric_approximate_number_of_messages_visible(
+            statistic="Maximum", period=PERIOD
+        )
         self._alarm(
             "SweeperErrors",
-            fn_metric("Errors", "Sum", sweeper_name),
+            sweeper_errors,
             1,
             "the late-upload sweep failed (Lambda retries it, then dead-letters the event)",
         )
         self._alarm(
             "SweepDeadLetters",
-            sweep_dead_letters.metric_approximate_number_of_messages_visible(
-                statistic="Maximum", period=PERIOD
-            ),
+            dead_letters,
             1,
             "late uploads were not swept: their events wait in the dead-letter queue",
         )
@@ -218,14 +220,10 @@ class Monitoring(Construct):
                 title="Late-upload sweep",
                 left=[
                     fn_metric("Invocations", "Sum", sweeper_name),
-                    fn_metric("Errors", "Sum", sweeper_name),
+                    sweeper_errors,
                     app_metric("LateUploadsRemoved"),
                 ],
-                right=[
-                    sweep_dead_letters.metric_approximate_number_of_messages_visible(
-                        statistic="Maximum", period=PERIOD
-                    )
-                ],
+                right=[dead_letters],
             ),
         )
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.integration.harness import LiveApi, start_upload, upload
+from tests.s3_events import object_created
 
 pytestmark = pytest.mark.integration
 
@@ -152,11 +153,7 @@ def test_an_upload_after_its_item_was_deleted_is_swept_away(live: LiveApi) -> No
     assert {late_key, kept_key} <= live.bucket_keys()
 
     for key, removed in ((late_key, True), (kept_key, False)):
-        event = {
-            "source": "aws.s3",
-            "detail-type": "Object Created",
-            "detail": {"bucket": {"name": live.bucket}, "object": {"key": key, "size": 4}},
-        }
+        event = object_created(live.bucket, key)
         assert live.invoke("sweep_late_upload", event) == {"key": key, "removed": removed}
 
     assert late_key not in live.bucket_keys()

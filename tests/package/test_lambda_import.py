@@ -38,6 +38,7 @@ from localdev.emulator import (
     free_port,
     start_moto_server,
 )
+from tests.s3_events import object_created
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".lambda-runtime"
@@ -414,13 +415,8 @@ def test_the_packaged_sweep_removes_a_file_no_attachment_claims(
     bucket = emulator["ASSETS_BUCKET_NAME"]
     key = f"attachments/{uuid.uuid4()}/{'0' * 12}{'ab' * 8}"  # an item that no longer exists
     s3.put_object(Bucket=bucket, Key=key, Body=b"late")
-    event = {
-        "source": "aws.s3",
-        "detail-type": "Object Created",
-        "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 4}},
-    }
 
-    assert sweeper(event, None) == {"key": key, "removed": True}
+    assert sweeper(object_created(bucket, key), None) == {"key": key, "removed": True}
 
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0
     assert sweeper.ready["in_lambda"] is True

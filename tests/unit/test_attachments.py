@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 
+from tests.s3_events import object_created
 from tests.unit.harness import (
     BUCKET,
     KEY_PATTERN,
@@ -321,24 +322,8 @@ def test_deleting_an_item_removes_its_whole_folder_and_nothing_else(api: InProce
 # -- uploads that land after their item or attachment was deleted ----------------------------
 
 
-def object_created(key: str) -> dict[str, Any]:
-    """The EventBridge event S3 sends for a new object of the assets bucket."""
-    return {
-        "version": "0",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "resources": [f"arn:aws:s3:::{BUCKET}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": BUCKET},
-            "object": {"key": key, "size": 4},
-            "reason": "PostObject",
-        },
-    }
-
-
 def sweep(api: InProcessApi, key: str) -> Any:
-    return api.client.lambda_.invoke("sweep_late_upload", object_created(key)).payload
+    return api.client.lambda_.invoke("sweep_late_upload", object_created(BUCKET, key)).payload
 
 
 def test_an_upload_that_lands_after_its_item_was_deleted_is_removed(

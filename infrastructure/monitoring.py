@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -46,7 +46,8 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # A customer-managed key, because CloudWatch cannot publish to a topic encrypted with the
-        # AWS-managed SNS key.
+        # AWS-managed SNS key. CloudWatch may use it for this account's alarms only (the key
+        # policy cannot name this stack's alarms: they depend on the topic, which needs the key).
         key = kms.Key(
             self,
             "AlarmTopicKey",
@@ -54,9 +55,24 @@ class Monitoring(Construct):
             description="Encrypts the Items API alarm topic",
             removal_policy=removal_policy,
         )
-        key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+                        )
+                    },
+                },
+            )
         )
+        # enforce_ssl writes a topic policy, which replaces SNS's default one: the publishing
+        # grant for this stack's alarms is added below, once they exist.
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         if alarm_email:
             subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -103,7 +119,10 @@ class Monitoring(Construct):
         self._alarm(
             "LambdaErrorRate",
             cw.MathExpression(
-                expression="100 * errors / MAX([invocations, 1])",
+                # No guard against zero invocations: metric math drops a data point that divides
+                # by zero, and missing data does not breach. (MAX([invocations, 1]) would be
+                # refused: an array given to MAX may hold time series only.)
+                expression="100 * errors / invocations",
                 using_metrics={"errors": errors, "invocations": invocations},
                 label="Error rate (%)",
                 period=PERIOD,
@@ -180,6 +199,8 @@ class Monitoring(Construct):
             "late uploads were not swept: their events wait in the dead-letter queue",
         )
 
+        self._let_alarms_publish()
+
         self.dashboard = cw.Dashboard(self, "Dashboard", period_override=cw.PeriodOverride.AUTO)
         self.dashboard.add_widgets(
             cw.GraphWidget(
@@ -225,6 +246,21 @@ class Monitoring(Construct):
                 ],
                 right=[dead_letters],
             ),
+        )
+
+    def _let_alarms_publish(self) -> None:
+        """CloudWatch may publish to the topic on behalf of exactly this stack's alarms."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisStack",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
+                },
+            )
         )
 
     def _alarm(

@@ -11,8 +11,9 @@ from aws_cdk.assertions import Match
 
 from chalicelib import settings as app_settings
 from chalicelib.schema import ATTACHMENTS_PREFIX, STATUS_INDEX
-from infrastructure.api import FUNCTION_ID, SWEEPER_ID, powertools_layer_parameter
-from tests.infrastructure.conftest import REPO_ROOT, ProcessState, Synthesized
+from infrastructure.config import LAMBDA_RUNTIME
+from infrastructure.functions import FUNCTION_ID, SWEEPER_ID, powertools_layer_parameter
+from tests.infrastructure.conftest import REPO_ROOT, Forms, ProcessState, Synthesized
 
 # Every function of app.py: the API handler and the late-upload sweep. Both are built from the
 # same stage configuration and must be configured alike.
@@ -33,12 +34,28 @@ def test_the_template_holds_exactly_the_apps_functions(stage: Synthesized) -> No
 def test_function_size_timeout_runtime_and_tracing(stage: Synthesized, function_id: str) -> None:
     props = _function(stage, function_id)
     assert props["Handler"] == FUNCTIONS[function_id]
-    assert props["Runtime"] == "python3.11"
     assert props["MemorySize"] == 512
     assert props["Timeout"] == 20
     assert props["Tracing"] == "Active"
     # Below API Gateway's 29 s integration limit.
     assert props["Timeout"] < 29
+
+
+@each_function
+def test_every_function_runs_python_3_13_on_arm64(forms: Forms, function_id: str) -> None:
+    """python3.13 (Amazon Linux 2023) on Graviton, in the template and after the SAM transform.
+
+    python3.11 runs on Amazon Linux 2 and is deprecated first (Lambda Developer Guide, "Lambda
+    runtimes", deprecation dates); arm64 is cheaper per GB-second ("Lambda instruction set
+    architectures"). The zip holds no native code (tests/package), the layer has arm64 builds.
+    """
+    props = _function(forms.raw, function_id)
+    assert props["Runtime"] == LAMBDA_RUNTIME == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    deployed = forms.expanded.json["Resources"][function_id]
+    assert deployed["Type"] == "AWS::Lambda::Function"
+    assert deployed["Properties"]["Runtime"] == "python3.13"
+    assert deployed["Properties"]["Architectures"] == ["arm64"]
 
 
 @each_function
@@ -82,32 +99,43 @@ def test_each_function_logs_to_its_own_log_group_with_retention(stage: Synthesiz
 
 @each_function
 def test_powertools_layer_resolved_from_its_public_ssm_parameter(
-    dev: Synthesized, function_id: str
+    stage: Synthesized, function_id: str
 ) -> None:
-    layers = _function(dev, function_id)["Layers"]
+    """The layer ARN comes from Powertools' public parameter for arm64, python3.13 and the pinned
+    version: /aws/service/powertools/python/{arch}/{python_version}/{version} (Powertools for AWS
+    Lambda (Python), Installation, "Using SSM Parameter Store")."""
+    layers = _function(stage, function_id)["Layers"]
     assert len(layers) == 1
-    parameter = dev.json["Parameters"][layers[0]["Ref"]]
+    parameter = stage.json["Parameters"][layers[0]["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     pinned = next(
         line.split("==")[1].strip()
         for line in (REPO_ROOT / "requirements-layer.txt").read_text().splitlines()
         if line.startswith("aws-lambda-powertools")
     )
-    assert parameter["Default"] == f"/aws/service/powertools/python/x86_64/python3.11/{pinned}"
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
     assert parameter["Default"] == powertools_layer_parameter()
 
 
-def test_both_functions_share_the_one_least_privilege_role(dev: Synthesized) -> None:
-    roles = {_function(dev, f)["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS}
-    assert len(roles) == 1
+def _role_id(stage: Synthesized, function_id: str) -> str:
+    role_id: str = _function(stage, function_id)["Role"]["Fn::GetAtt"][0]
+    return role_id
 
 
-def _role_statements(stage: Synthesized) -> list[dict[str, Any]]:
-    role_ref = _function(stage)["Role"]["Fn::GetAtt"][0]
+def test_each_function_has_its_own_role(forms: Forms) -> None:
+    """One execution role per function, in the template and as deployed."""
+    roles = {_role_id(forms.raw, f) for f in FUNCTIONS}
+    assert len(roles) == len(FUNCTIONS)
+    for function_id in FUNCTIONS:
+        deployed = forms.expanded.json["Resources"][function_id]["Properties"]
+        assert deployed["Role"] == {"Fn::GetAtt": [_role_id(forms.raw, function_id), "Arn"]}
+
+
+def _role_statements(stage: Synthesized, function_id: str = FUNCTION_ID) -> list[dict[str, Any]]:
+    role_ref = _role_id(stage, function_id)
     role = stage.json["Resources"][role_ref]["Properties"]
-    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "lambda.amazonaws.com"
-    }
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert not role.get("ManagedPolicyArns")
     attached = [
         p
@@ -125,34 +153,56 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_role_grants_exactly_the_calls_the_code_makes(dev: Synthesized) -> None:
-    statements = _role_statements(dev)
+# What any function of the stack needs: its own log group, VPC networking, X-Ray segments.
+RUNTIME_CALLS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+# The AWS calls each function's code makes (chalicelib: repository, attachments, storage,
+# idempotency), and Lambda's own on its behalf (the sweep's dead-letter queue).
+CODE_CALLS = {
+    FUNCTION_ID: {
+        "dynamodb:GetItem",  # get, ping, attachment records, idempotency records
+        "dynamodb:PutItem",  # create, idempotency records
+        "dynamodb:UpdateItem",  # replace, patch, attachment records, idempotency records
+        "dynamodb:DeleteItem",  # delete, idempotency records
+        "dynamodb:Scan",  # list without a status
+        "dynamodb:Query",  # list by status (the index)
+        "s3:PutObject",  # signs the presigned POST
+        "s3:GetObject",  # signs the presigned GET; HEAD
+        "s3:DeleteObject",  # attachment and item deletes
+        "s3:ListBucket",  # an item's files
+    },
+    SWEEPER_ID: {
+        "dynamodb:GetItem",  # is the attachment record there?
+        "s3:DeleteObject",  # remove the unclaimed file
+        "sqs:SendMessage",  # Lambda dead-letters a failed event with the function's role
+    },
+}
+
+
+@each_function
+def test_no_statement_grants_what_the_functions_code_does_not_call(
+    stage: Synthesized, function_id: str
+) -> None:
+    """Least privilege per function: its role allows exactly its code's calls.
+
+    A shared role gave the sweep the API's table, index and idempotency rights and the API the
+    dead-letter queue (IAM User Guide, "Apply least-privilege permissions").
+    """
+    statements = _role_statements(stage, function_id)
     granted = {
         action for s in statements for action in _listed(s["Action"]) if s["Effect"] == "Allow"
     }
-    assert granted == {
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:Scan",
-        "dynamodb:Query",
-        "s3:PutObject",
-        "s3:GetObject",
-        "s3:DeleteObject",
-        "s3:ListBucket",
-        "sqs:SendMessage",
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-    }
+    assert granted == CODE_CALLS[function_id] | RUNTIME_CALLS
     assert not any("*" in action for action in granted)
     for statement in statements:
         actions = _listed(statement["Action"])
@@ -160,6 +210,25 @@ def test_role_grants_exactly_the_calls_the_code_makes(dev: Synthesized) -> None:
         if "*" in resources:
             # Only where AWS offers no resource-level permission.
             assert all(a.startswith(("ec2:", "xray:")) for a in actions), statement
+
+
+def test_the_sweep_reaches_only_the_items_table_and_the_attachment_files(
+    stage: Synthesized,
+) -> None:
+    by_sid = {s["Sid"]: s for s in _role_statements(stage, SWEEPER_ID)}
+    items_table = _role_statements(stage)  # the API's: names the items table too
+    items_arn = next(s for s in items_table if s["Sid"] == "ItemsTable")["Resource"]
+    assert by_sid["ItemsTable"]["Resource"] == items_arn
+    assert _listed(by_sid["ItemsTable"]["Action"]) == ["dynamodb:GetItem"]
+    (resource,) = _listed(by_sid["AttachmentObjects"]["Resource"])
+    assert resource["Fn::Join"][1][-1] == f"/{ATTACHMENTS_PREFIX}*"
+    log_groups = {
+        s["Resource"]["Fn::GetAtt"][0]
+        for function_id in FUNCTIONS
+        for s in _role_statements(stage, function_id)
+        if s["Sid"] == "OwnLogs"
+    }
+    assert len(log_groups) == len(FUNCTIONS)  # each writes to its own group only
 
 
 def test_role_scopes_dynamodb_to_the_tables_and_query_to_the_status_index(
@@ -193,7 +262,6 @@ def test_role_reaches_only_the_attachments_prefix_of_the_bucket(dev: Synthesized
     listing = [s for s in statements if "s3:ListBucket" in _listed(s["Action"])]
     assert len(listing) == 1
     assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": [f"{ATTACHMENTS_PREFIX}*"]}}
-    assert "web/" not in str(statements)
 
 
 def test_function_role_is_referenced_by_chalice_not_managed_by_it(dev: Synthesized) -> None:
@@ -289,6 +357,8 @@ def test_undeliverable_and_failed_sweeps_land_in_one_encrypted_dead_letter_queue
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     # Lambda sends a failed event with the function's role: that queue, nothing else.
-    (send,) = [s for s in _role_statements(stage) if "sqs:SendMessage" in _listed(s["Action"])]
+    (send,) = [
+        s for s in _role_statements(stage, SWEEPER_ID) if "sqs:SendMessage" in _listed(s["Action"])
+    ]
     assert _listed(send["Action"]) == ["sqs:SendMessage"]
     assert send["Resource"] == queue_arn

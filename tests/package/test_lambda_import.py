@@ -2,15 +2,18 @@
 
 ``chalice package`` builds the deployment zip (in a temporary copy of the project, so nothing is
 written into the working tree). The zip is unpacked into a directory that plays ``/var/task``,
-next to a clean virtualenv holding only what Lambda provides at run time: the python3.11
-runtime's boto3/botocore and the pinned contents of the Powertools layer the stack attaches
-(``requirements-layer.txt``). A child process on that virtualenv imports ``app`` with the
+next to a clean virtualenv on the runtime's Python (3.13, the stack's ``LAMBDA_RUNTIME``) holding
+only what Lambda provides at run time: the runtime's boto3/botocore and the pinned contents of the
+Powertools layer the stack attaches (``requirements-layer.txt``). A child process on that virtualenv imports ``app`` with the
 environment the function gets in Lambda (``AWS_LAMBDA_FUNCTION_NAME`` included, so the
 Lambda-only code paths such as the X-Ray tracer run) and serves requests that the Chalice test
 client builds, against the moto server.
 
 The clean virtualenv is cached in ``tests/package/.lambda-runtime/<hash>`` (git-ignored), keyed
-by the pins, so reruns skip the install.
+by the interpreter and the pins, so reruns skip the install. The interpreter is
+``$LAMBDA_PYTHON``, else ``python3.13`` on the path, else pyenv's 3.13.0; the proof fails (never
+skips) without one. Only the architecture differs from Lambda's arm64: the zip holds no native
+code (checked below), and the layer's compiled parts are Powertools' arm64 build of the same pins.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from infrastructure.config import LAMBDA_RUNTIME
 from localdev.emulator import (
     FAKE_CREDENTIALS,
     PROJECT_DIR,
@@ -43,10 +47,14 @@ from tests.s3_events import object_created
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".lambda-runtime"
 DRIVER = HERE / "lambda_driver.py"
-RUNTIME = "python3.11"
-# The AWS SDK the python3.11 Lambda runtime ships (AWS's "Runtime-included SDK versions" table).
-# Lambda updates it from time to time; these are the versions the proof holds the code to.
+RUNTIME = LAMBDA_RUNTIME
+RUNTIME_VERSION = (3, 13)
+# The AWS SDK of the python3.13 Lambda runtime: boto3 1.34.145 / botocore 1.34.145, the versions
+# the Lambda Developer Guide's "Runtime-included SDK versions" table gave for python3.13 (the
+# page now says the version depends on the runtime update and region; Lambda only ever moves it
+# forward). These are the versions the proof holds the code to.
 RUNTIME_SDK = ("boto3==1.34.145", "botocore==1.34.145")
+PYENV_PYTHON = Path("/root/.pyenv/versions/3.13.0/bin/python3.13")
 LAYER_REQUIREMENTS = PROJECT_DIR / "requirements-layer.txt"
 # What `chalice package` bundles from the project (requirements.txt is empty on purpose).
 PACKAGED = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
@@ -77,28 +85,45 @@ LAMBDA_ENVIRONMENT = {
 }
 
 
-def _runtime_key() -> str:
+def runtime_python() -> Path:
+    """An interpreter of the Lambda runtime's Python version (3.13), outside any virtualenv."""
+    candidates = [os.environ.get("LAMBDA_PYTHON"), shutil.which("python3.13"), str(PYENV_PYTHON)]
+    for candidate in filter(None, candidates):
+        path = Path(candidate)
+        if not path.exists():
+            continue
+        # A pyenv shim on the path may exist and still not run 3.13 here: ask the interpreter.
+        probe = subprocess.run(
+            [str(path), "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and tuple(map(int, probe.stdout.split())) == RUNTIME_VERSION:
+            return path
+    pytest.fail(
+        f"no Python {RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]} found for the {RUNTIME} proof "
+        f"(tried {candidates}); install it (pyenv install 3.13) or set LAMBDA_PYTHON"
+    )
+
+
+def _runtime_key(python: Path) -> str:
     pins = "\n".join(RUNTIME_SDK) + "\n" + LAYER_REQUIREMENTS.read_text()
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return hashlib.sha256(f"{version}\n{pins}".encode()).hexdigest()[:16]
-
-
-def _base_python() -> str:
-    """The interpreter behind the dev virtualenv (a venv must not nest in another venv)."""
-    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
+    return hashlib.sha256(f"{python.resolve()}\n{RUNTIME}\n{pins}".encode()).hexdigest()[:16]
 
 
 @pytest.fixture(scope="session")
 def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cached virtualenv with only the runtime's SDK and the layer's pinned contents."""
-    target = CACHE / _runtime_key()
+    base = runtime_python()
+    target = CACHE / _runtime_key(base)
     python = target / "bin" / "python"
     if (target / ".complete").exists():
         return python
     CACHE.mkdir(exist_ok=True)
     building = CACHE / f"{target.name}.building-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([_base_python(), "-m", "venv", "--without-pip", str(building)], check=True)
+    subprocess.run([str(base), "-m", "venv", "--without-pip", str(building)], check=True)
     requirements = tmp_path_factory.mktemp("runtime") / "requirements.txt"
     requirements.write_text("\n".join(RUNTIME_SDK) + "\n-r " + str(LAYER_REQUIREMENTS) + "\n")
     # pip runs from the dev virtualenv and installs into the clean one, which gets no pip itself.
@@ -304,22 +329,27 @@ def test_the_zip_holds_the_app_and_no_third_party_code(deployment: dict[str, Any
     assert sources <= names
     top_level = {name.split("/", 1)[0] for name in names}
     assert top_level == {"app.py", "chalicelib", "chalice"}
+    # Pure Python only: the same zip runs on arm64 and x86_64.
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".dylib"))]
     assert {n for n in names if n.startswith("chalice/")} == {
         "chalice/__init__.py",
         "chalice/app.py",
     }
 
 
-def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, Any]) -> None:
+def test_the_proof_runs_the_runtime_the_stack_deploys(
+    deployment: dict[str, Any], function: LambdaFunction
+) -> None:
+    """The stack pins the runtime (``chalice package`` would take the packaging Python's), and the
+    proof's interpreter is that runtime's Python."""
     functions = [
         resource["Properties"]
         for resource in deployment["template"]["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Function"
     ]
-    assert functions
-    assert {f["Runtime"] for f in functions} == {RUNTIME}
     assert {f["Handler"] for f in functions} == {"app.app", "app.sweep_late_upload"}
-    assert sys.version_info[:2] == (3, 11)
+    assert RUNTIME == "python3.13"
+    assert function.ready["python"] == list(RUNTIME_VERSION)
 
 
 # -- the clean runtime -----------------------------------------------------------------------
@@ -327,7 +357,7 @@ def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, A
 
 def test_the_runtime_holds_only_the_sdk_and_the_layer(function: LambdaFunction) -> None:
     ready = function.ready
-    assert ready["python"] == [3, 11]
+    assert ready["python"] == list(RUNTIME_VERSION)
     assert ready["boto3"] == RUNTIME_SDK[0].split("==")[1]
     assert ready["botocore"] == RUNTIME_SDK[1].split("==")[1]
     layer = {

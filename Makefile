@@ -9,13 +9,16 @@ CHROMIUM := /usr/bin/chromium
 # checkov pins libraries (boto3 1.35, networkx 2) that conflict with ours: it gets its own venv.
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-# The AWS CDK CLI (npm); CDK_CONTEXT passes context, e.g. CDK_CONTEXT="-c stage=prod".
+# The AWS CDK CLI (npm). STAGE picks the stage (dev or prod); CDK_CONTEXT passes further context,
+# e.g. CDK_CONTEXT="-c region=eu-west-1 -c alarmEmail=ops@example.com".
 CDK := npx --yes aws-cdk@2.1148.1
+STAGE ?= dev
 CDK_CONTEXT ?=
+CDK_ARGS = -c stage=$(STAGE) $(CDK_CONTEXT)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench clean venv screenshots
+.PHONY: run test lint synth bootstrap deploy bench clean venv screenshots
 
 venv: $(STAMP)
 
@@ -54,16 +57,23 @@ $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r tests/infrastructure/requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
-## synth: the CloudFormation template in infrastructure/cdk.out/ (no AWS credentials needed)
+## synth: the templates of the stage (ItemsApi-$(STAGE)) and of the account stack (ItemsApi-account)
+## in infrastructure/cdk.out/ (no AWS credentials needed)
 synth: $(STAMP)
 	rm -rf infrastructure/cdk.out
-	cd infrastructure && $(CDK) synth --quiet $(CDK_CONTEXT)
+	cd infrastructure && $(CDK) synth --quiet $(CDK_ARGS)
 	rm -rf infrastructure/chalice.out chalice.out
-	@echo "template: $$(ls infrastructure/cdk.out/*.template.json)"
+	@echo "templates: $$(ls infrastructure/cdk.out/*.template.json)"
 
-## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see the README, Deploy)
+## bootstrap: deploy ItemsApi-account, once per account and region, before the first stage
+## (AWS credentials and a CDK-bootstrapped environment; see the README, Deploy)
+bootstrap: $(STAMP)
+	cd infrastructure && $(CDK) deploy ItemsApi-account $(CDK_ARGS) $(DEPLOY_FLAGS)
+	rm -rf infrastructure/chalice.out chalice.out
+
+## deploy: synth and deploy the stage's stack ItemsApi-$(STAGE) (after `make bootstrap`)
 deploy: $(STAMP)
-	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
+	cd infrastructure && $(CDK) deploy ItemsApi-$(STAGE) $(CDK_ARGS) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out
 
 ## bench: DynamoDB requests per operation, cold import, package size, warm overhead, items

@@ -4,10 +4,10 @@
 written into the working tree). The zip is unpacked into a directory that plays ``/var/task``,
 next to a clean virtualenv on the runtime's Python (3.13, the stack's ``LAMBDA_RUNTIME``) holding
 only what Lambda provides at run time: the runtime's boto3/botocore and the pinned contents of the
-Powertools layer the stack attaches (``requirements-layer.txt``). A child process on that virtualenv imports ``app`` with the
-environment the function gets in Lambda (``AWS_LAMBDA_FUNCTION_NAME`` included, so the
-Lambda-only code paths such as the X-Ray tracer run) and serves requests that the Chalice test
-client builds, against the moto server.
+Powertools layer the stack attaches (``requirements-layer.txt``). A child process on that
+virtualenv imports ``app`` with the environment the function gets in Lambda
+(``AWS_LAMBDA_FUNCTION_NAME`` included, so the Lambda-only code paths such as the X-Ray tracer
+run) and serves requests that the Chalice test client builds, against the moto server.
 
 The clean virtualenv is cached in ``tests/package/.lambda-runtime/<hash>`` (git-ignored), keyed
 by the interpreter and the pins, so reruns skip the install. The interpreter is

@@ -1,11 +1,12 @@
 """Run ``chalice package`` (inside the Chalice construct) with the stage's environment in effect.
 
-Chalice imports the app to package it, and ``app.py`` reads ``CORS_ALLOW_ORIGIN`` at import time
-because Chalice bakes the CORS preflight answers into the generated API definition. Chalice
+Chalice imports the app to package it, and the route table reads ``CORS_ALLOW_ORIGIN`` at import
+time because Chalice bakes the CORS preflight answers into the generated API definition. Chalice
 imports the module named ``app`` once per process and updates ``os.environ`` with the stage's
 variables, so without care a second stack in the same process (or a test session that already
-imported ``app``) would silently get the first stack's origin. This context manager gives every
-packaging a fresh import under the stage's environment and restores the process afterwards.
+imported ``app``) would silently get the first stack's origin, or register the blueprints of
+``chalicelib.routes`` a second time. This context manager gives every packaging a fresh import of
+``app`` and of ``chalicelib`` under the stage's environment and restores the process afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def stage_environment(
 ) -> Iterator[None]:
     """Import ``source_dir/app.py`` afresh under ``environment``; undo everything on exit."""
     saved_environ = dict(os.environ)
-    saved_app = sys.modules.pop("app", None)
+    saved_modules = {name: sys.modules.pop(name) for name in list(sys.modules) if _is_app(name)}
     saved_path = list(sys.path)
     try:
         os.environ.update(environment)
@@ -41,7 +42,11 @@ def stage_environment(
         os.environ.clear()
         os.environ.update(saved_environ)
         sys.path[:] = saved_path
-        if saved_app is None:
-            sys.modules.pop("app", None)
-        else:
-            sys.modules["app"] = saved_app
+        for name in [name for name in sys.modules if _is_app(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved_modules)
+
+
+def _is_app(module_name: str) -> bool:
+    """The Chalice app and everything it imports from the project."""
+    return module_name in ("app", "chalicelib") or module_name.startswith("chalicelib.")

@@ -155,12 +155,21 @@ class ProcessState:
     """What synthesis must leave untouched in the test process."""
 
     environ: dict[str, str]
-    app_module: Any
+    app_modules: dict[str, Any]
+
+
+def app_modules() -> dict[str, Any]:
+    """The Chalice app's modules currently imported (``app`` and ``chalicelib.*``)."""
+    return {
+        name: module
+        for name, module in sys.modules.items()
+        if name in ("app", "chalicelib") or name.startswith("chalicelib.")
+    }
 
 
 @pytest.fixture(scope="session")
 def before_synthesis() -> ProcessState:
-    return ProcessState(environ=dict(os.environ), app_module=sys.modules.get("app"))
+    return ProcessState(environ=dict(os.environ), app_modules=app_modules())
 
 
 @pytest.fixture(scope="session")

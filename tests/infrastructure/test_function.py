@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import pytest
@@ -13,7 +12,13 @@ from chalicelib import settings as app_settings
 from chalicelib.schema import ATTACHMENTS_PREFIX, STATUS_INDEX
 from infrastructure.config import LAMBDA_RUNTIME
 from infrastructure.functions import FUNCTION_ID, SWEEPER_ID, powertools_layer_parameter
-from tests.infrastructure.conftest import REPO_ROOT, Forms, ProcessState, Synthesized
+from tests.infrastructure.conftest import (
+    REPO_ROOT,
+    Forms,
+    ProcessState,
+    Synthesized,
+    app_modules,
+)
 
 # Every function of app.py: the API handler and the late-upload sweep. Both are built from the
 # same stage configuration and must be configured alike.
@@ -280,7 +285,8 @@ def test_synthesis_leaves_the_process_environment_and_app_module_alone(
         return {k: v for k, v in environ.items() if k != "PYTEST_CURRENT_TEST"}
 
     assert comparable(dict(os.environ)) == comparable(before_synthesis.environ)
-    assert sys.modules.get("app") is before_synthesis.app_module
+    # The same module objects: a later import of app finds its blueprints registered only once.
+    assert app_modules() == before_synthesis.app_modules
 
 
 # -- the late-upload sweep: S3 -> EventBridge -> function, failures kept in a dead-letter queue

@@ -107,14 +107,15 @@ def compare(base: str, head: str) -> Comparison:
     raise RuntimeError(f"optic could not compare the documents:\n{report}")
 
 
-def diff(base_ref: str | None, repo: Path = REPO) -> int:
-    """``make api-diff``: 1 when the served document breaks the base's committed contract."""
+def diff(base_ref: str | None, repo: Path = REPO, head: str | None = None) -> int:
+    """``make api-diff``: 1 when ``head`` (default: the document the code serves now) breaks
+    the contract committed on ``base_ref``."""
     ref = base_ref or default_base(repo)
     base = committed(ref, repo)
     if base is None:
         print(f"api-diff: {ref} has no {DOCUMENT}; nothing to compare with")
         return 0
-    result = compare(base, served())
+    result = compare(base, served() if head is None else head)
     print(result.report, end="")
     verdict = "BREAKING changes" if result.breaking else "no breaking change"
     print(f"api-diff: {verdict} against {ref}:{DOCUMENT}")

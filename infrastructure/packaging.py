@@ -1,12 +1,16 @@
 """Run ``chalice package`` (inside the Chalice construct) with the stage's environment in effect.
 
-Chalice imports the app to package it, and the route table reads ``CORS_ALLOW_ORIGIN`` at import
-time because Chalice bakes the CORS preflight answers into the generated API definition. Chalice
+Chalice imports the app to package it, and ``app.py`` reads ``CORS_ALLOW_ORIGIN`` at import time
+because Chalice bakes the CORS preflight answers into the generated API definition. Chalice
 imports the module named ``app`` once per process and updates ``os.environ`` with the stage's
 variables, so without care a second stack in the same process (or a test session that already
-imported ``app``) would silently get the first stack's origin, or register the blueprints of
-``chalicelib.routes`` a second time. This context manager gives every packaging a fresh import of
-``app`` and of ``chalicelib`` under the stage's environment and restores the process afterwards.
+imported ``app``) would silently get the first stack's origin. This context manager gives every
+packaging a fresh import under the stage's environment and restores the process afterwards.
+
+Fresh means ``chalicelib`` too: the origin is read where the routes are declared
+(``chalicelib.routes.common``), and Chalice consumes a blueprint's registrations when an app
+registers it (it pops their options), so a second app built from cached route modules would
+register every route as GET.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ def stage_environment(
 ) -> Iterator[None]:
     """Import ``source_dir/app.py`` afresh under ``environment``; undo everything on exit."""
     saved_environ = dict(os.environ)
-    saved_modules = {name: sys.modules.pop(name) for name in list(sys.modules) if _is_app(name)}
+    saved_modules = {name: sys.modules.pop(name) for name in _app_modules()}
     saved_path = list(sys.path)
     try:
         os.environ.update(environment)
@@ -42,11 +46,15 @@ def stage_environment(
         os.environ.clear()
         os.environ.update(saved_environ)
         sys.path[:] = saved_path
-        for name in [name for name in sys.modules if _is_app(name)]:
+        for name in _app_modules():
             del sys.modules[name]
         sys.modules.update(saved_modules)
 
 
-def _is_app(module_name: str) -> bool:
-    """The Chalice app and everything it imports from the project."""
-    return module_name in ("app", "chalicelib") or module_name.startswith("chalicelib.")
+def _app_modules() -> list[str]:
+    """The imported modules of the Chalice app: ``app`` and ``chalicelib``'s."""
+    return [
+        name
+        for name in sys.modules
+        if name in ("app", "chalicelib") or name.startswith("chalicelib.")
+    ]

@@ -128,7 +128,7 @@ class Data(Construct):
             auto_delete_objects=destroy,
         )
         # Every object event goes to EventBridge, where the API routes new attachment uploads to
-        # the late-upload sweep. Set on the CfnBucket: CDK's event_bridge_enabled would add a
+        # the upload confirmation. Set on the CfnBucket: CDK's event_bridge_enabled would add a
         # custom-resource Lambda to do what CloudFormation does natively.
         _cfn(self.assets_bucket).add_property_override(
             "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
@@ -159,6 +159,11 @@ class Data(Construct):
             deletion_protection=self._deletion_protection,
             removal_policy=self._table_removal,
             time_to_live_attribute=definition.ttl_attribute,
+            stream=(
+                dynamodb.StreamViewType[definition.stream_view_type]
+                if definition.stream_view_type
+                else None
+            ),
         )
         checkov_skip(
             _cfn(table),

@@ -38,8 +38,10 @@ class Monitoring(Construct):
         api_name: str,
         function_name: str,
         function_timeout: Duration,
-        sweeper_name: str,
-        sweep_dead_letters: sqs.IQueue,
+        confirmer_name: str,
+        upload_dead_letters: sqs.IQueue,
+        cleanup_name: str,
+        cleanup_dead_letters: sqs.IQueue,
         tables: dict[str, dynamodb.ITable],
         alarm_email: str | None,
         removal_policy: RemovalPolicy,
@@ -173,30 +175,52 @@ class Monitoring(Construct):
             "ItemConflicts", app_metric("ItemConflicts"), 50, "many concurrent-edit conflicts"
         )
         self._alarm("ItemThrottles", app_metric("ItemThrottles"), 1, "clients were throttled")
-        # A deleted item whose files could not all be removed: the client was told to retry the
-        # DELETE, but until someone does, files are left in the bucket.
+        # What a removed record leaves behind is removed from the stream; a record whose
+        # leftovers could not be removed is retried, then dead-lettered.
         self._alarm(
-            "OrphanedFileCleanupFailures",
-            app_metric("OrphanedFileCleanupFailures"),
+            "RecordCleanupFailures",
+            app_metric("RecordCleanupFailures"),
             1,
-            "files of a deleted item were left in the bucket",
+            "what a removed item or attachment record left behind could not be removed (yet)",
         )
-        # The sweep that removes files uploaded after their item was deleted.
-        sweeper_errors = fn_metric("Errors", "Sum", sweeper_name)
-        dead_letters = sweep_dead_letters.metric_approximate_number_of_messages_visible(
-            statistic="Maximum", period=PERIOD
-        )
-        self._alarm(
-            "SweeperErrors",
-            sweeper_errors,
-            1,
-            "the late-upload sweep failed (Lambda retries it, then dead-letters the event)",
+        confirmer_errors = fn_metric("Errors", "Sum", confirmer_name)
+        upload_dead_letters_visible = (
+            upload_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=PERIOD
+            )
         )
         self._alarm(
-            "SweepDeadLetters",
-            dead_letters,
+            "UploadConfirmationErrors",
+            confirmer_errors,
             1,
-            "late uploads were not swept: their events wait in the dead-letter queue",
+            "confirming an upload failed (Lambda retries it, then dead-letters the event)",
+        )
+        self._alarm(
+            "UploadDeadLetters",
+            upload_dead_letters_visible,
+            1,
+            "upload events were not handled: they wait in the dead-letter queue",
+        )
+        cleanup_errors = fn_metric("Errors", "Sum", cleanup_name)
+        # How far behind the stream the cleanup is: its records expire after 24 hours.
+        iterator_age = fn_metric("IteratorAge", "Maximum", cleanup_name)
+        cleanup_dead_letters_visible = (
+            cleanup_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=PERIOD
+            )
+        )
+        self._alarm("RecordCleanupErrors", cleanup_errors, 1, "the record cleanup failed")
+        self._alarm(
+            "RecordCleanupIteratorAge",
+            iterator_age,
+            Duration.hours(1).to_milliseconds(),
+            "the record cleanup is an hour or more behind the items table's stream",
+        )
+        self._alarm(
+            "CleanupDeadLetters",
+            cleanup_dead_letters_visible,
+            1,
+            "stream batches were given up on: their positions wait in the dead-letter queue",
         )
 
         self._let_alarms_publish()
@@ -238,13 +262,22 @@ class Monitoring(Construct):
                 left=[app_metric("ItemConflicts"), app_metric("ItemThrottles")],
             ),
             cw.GraphWidget(
-                title="Late-upload sweep",
+                title="Upload confirmation",
                 left=[
-                    fn_metric("Invocations", "Sum", sweeper_name),
-                    sweeper_errors,
+                    fn_metric("Invocations", "Sum", confirmer_name),
+                    confirmer_errors,
                     app_metric("LateUploadsRemoved"),
                 ],
-                right=[dead_letters],
+                right=[upload_dead_letters_visible],
+            ),
+            cw.GraphWidget(
+                title="Record cleanup (items table stream)",
+                left=[
+                    fn_metric("Invocations", "Sum", cleanup_name),
+                    cleanup_errors,
+                    app_metric("RecordCleanupFailures"),
+                ],
+                right=[iterator_age, cleanup_dead_letters_visible],
             ),
         )
 

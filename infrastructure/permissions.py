@@ -1,13 +1,18 @@
 """One least-privilege execution role per function: exactly the calls its code makes.
 
-The API handler serves every route; the sweep only reads an attachment record and deletes the
-file nobody claims. Neither gets what only the other calls. The statements are shared with the
-VPC endpoint policies (``network``), so the network admits no more than the functions may do.
+The API handler serves every route; the upload confirmation marks a reported file's record
+uploaded (or deletes a file nobody claims); the cleanup follows the items table's stream and
+removes what a removed record leaves behind. None gets what only another one calls.
+
+Each function's statements come in two kinds: what its code calls from inside the VPC (which
+the gateway endpoints must admit, ``network.admit_only``) and what Lambda itself does with the
+role on the function's behalf (reading the stream, dead-lettering a failure).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -17,68 +22,134 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib.schema import ATTACHMENTS_PREFIX, STATUS_INDEX
+from chalicelib.schema import ATTACHMENTS_PREFIX, ITEMS_TABLE
 from infrastructure.nag import acknowledge, checkov_skip
 
 ATTACHMENT_KEYS = f"{ATTACHMENTS_PREFIX}*"
-ITEM_WRITES = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-IDEMPOTENCY_CALLS = ["dynamodb:GetItem", *ITEM_WRITES]
+# Powertools' DynamoDB persistence layer: read, conditional put, update and delete a record.
+IDEMPOTENCY_CALLS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
 
 
-def api_handler_statements(
-    *,
-    items: dynamodb.ITable,
-    idempotency: dynamodb.ITable,
-    bucket: s3.IBucket,
-) -> list[iam.PolicyStatement]:
-    """Item CRUD and listing, idempotency records, and attachment files (presign, list, delete)."""
-    return [
-        iam.PolicyStatement(
-            sid="ItemsTable",
-            actions=["dynamodb:GetItem", *ITEM_WRITES, "dynamodb:Scan"],
-            resources=[items.table_arn],
-        ),
-        iam.PolicyStatement(
-            sid="ItemsStatusIndex",
-            actions=["dynamodb:Query"],
-            resources=[f"{items.table_arn}/index/{STATUS_INDEX.name}"],
-        ),
-        iam.PolicyStatement(
-            sid="IdempotencyTable", actions=IDEMPOTENCY_CALLS, resources=[idempotency.table_arn]
-        ),
-        # PutObject signs the browsers' presigned POST, GetObject their presigned GET.
-        iam.PolicyStatement(
-            sid="AttachmentObjects",
-            actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-            resources=[bucket.arn_for_objects(ATTACHMENT_KEYS)],
-        ),
-        iam.PolicyStatement(
-            sid="ListAttachments",
-            actions=["s3:ListBucket"],
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [ATTACHMENT_KEYS]}},
-        ),
-    ]
+@dataclass(frozen=True)
+class Permissions:
+    """A function's statements: its code's calls, and Lambda's on its behalf."""
+
+    code: list[iam.PolicyStatement]
+    service: list[iam.PolicyStatement]
 
 
-def sweeper_statements(
+def _attachment_objects(bucket: s3.IBucket, *actions: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="AttachmentObjects",
+        actions=list(actions),
+        resources=[bucket.arn_for_objects(ATTACHMENT_KEYS)],
+    )
+
+
+def _dead_letters(queue: sqs.IQueue) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="DeadLetters", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+    )
+
+
+def api_handler(
+    *, items: dynamodb.ITable, idempotency: dynamodb.ITable, bucket: s3.IBucket
+) -> Permissions:
+    """Item and attachment records, the listing indexes, idempotency records, file presigning."""
+    indexes = [f"{items.table_arn}/index/{index.name}" for index in ITEMS_TABLE.indexes]
+    return Permissions(
+        code=[
+            # Items and attachment records: single writes, an attachment's transaction (its
+            # Update and Put), a page's BatchGetItem, an item's attachments (Query).
+            iam.PolicyStatement(
+                sid="ItemsTable",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                    "dynamodb:BatchGetItem",
+                ],
+                resources=[items.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListingIndexes", actions=["dynamodb:Query"], resources=indexes
+            ),
+            iam.PolicyStatement(
+                sid="IdempotencyTable",
+                actions=IDEMPOTENCY_CALLS,
+                resources=[idempotency.table_arn],
+            ),
+            # PutObject signs the browsers' presigned POST, GetObject their presigned GET and
+            # the HEAD of a file; no ListBucket: a HEAD's 403 means "not there" (storage.head).
+            _attachment_objects(bucket, "s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
+        ],
+        service=[],
+    )
+
+
+def upload_confirmer(
     *, items: dynamodb.ITable, bucket: s3.IBucket, dead_letters: sqs.IQueue
-) -> list[iam.PolicyStatement]:
-    """Read one attachment record, delete an unclaimed file, dead-letter a failed event."""
-    return [
-        iam.PolicyStatement(
-            sid="ItemsTable", actions=["dynamodb:GetItem"], resources=[items.table_arn]
-        ),
-        iam.PolicyStatement(
-            sid="AttachmentObjects",
-            actions=["s3:DeleteObject"],
-            resources=[bucket.arn_for_objects(ATTACHMENT_KEYS)],
-        ),
+) -> Permissions:
+    """Mark an attachment record uploaded, or delete the unclaimed file."""
+    return Permissions(
+        code=[
+            iam.PolicyStatement(
+                sid="ItemsTable", actions=["dynamodb:UpdateItem"], resources=[items.table_arn]
+            ),
+            _attachment_objects(bucket, "s3:DeleteObject"),
+        ],
         # Lambda sends the events of failed asynchronous invocations with the function's role.
-        iam.PolicyStatement(
-            sid="SweepDeadLetters", actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]
-        ),
-    ]
+        service=[_dead_letters(dead_letters)],
+    )
+
+
+def record_cleanup(
+    *, items: dynamodb.ITable, bucket: s3.IBucket, dead_letters: sqs.IQueue
+) -> Permissions:
+    """Remove an item's attachment records and its files; Lambda reads the stream."""
+    stream_arn = items.table_stream_arn
+    assert stream_arn is not None
+    return Permissions(
+        code=[
+            iam.PolicyStatement(
+                sid="ItemsTable",
+                actions=["dynamodb:Query", "dynamodb:BatchWriteItem"],
+                resources=[items.table_arn],
+            ),
+            _attachment_objects(bucket, "s3:DeleteObject"),
+            iam.PolicyStatement(
+                sid="ListAttachments",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [ATTACHMENT_KEYS]}},
+            ),
+        ],
+        service=[
+            # What the event source mapping needs (Lambda Developer Guide, "Using Lambda with
+            # DynamoDB": execution role permissions); ListStreams takes no resource.
+            iam.PolicyStatement(
+                sid="ItemsStream",
+                actions=[
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                ],
+                resources=[stream_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]
+            ),
+            # The mapping's on-failure destination is sent with the function's role too.
+            _dead_letters(dead_letters),
+        ],
+    )
 
 
 def _runtime_statements(log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
@@ -115,21 +186,24 @@ def execution_role(
     *,
     description: str,
     log_group: logs.ILogGroup,
-    statements: Sequence[iam.PolicyStatement],
+    permissions: Permissions,
     bucket: s3.IBucket,
 ) -> iam.Role:
     """A role for one function, its policy inline (Lambda checks it when creating the function).
 
     The trust is scoped to this account by ``infrastructure.trust`` like every service role.
     """
+    statements: Sequence[iam.PolicyStatement] = [
+        *_runtime_statements(log_group),
+        *permissions.code,
+        *permissions.service,
+    ]
     role = iam.Role(
         scope,
         construct_id,
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=description,
-        inline_policies={
-            "calls": iam.PolicyDocument(statements=[*_runtime_statements(log_group), *statements])
-        },
+        inline_policies={"calls": iam.PolicyDocument(statements=list(statements))},
     )
     cfn_role = role.node.default_child
     assert isinstance(cfn_role, CfnResource)
@@ -145,11 +219,12 @@ def execution_role(
         role,
         {
             "AwsSolutions-IAM5[Resource::*]": (
-                "Lambda's VPC ENI management (ec2:*NetworkInterface*, DescribeSubnets) and "
-                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions"
+                "Lambda's VPC ENI management (ec2:*NetworkInterface*, DescribeSubnets), X-Ray "
+                "PutTraceSegments/PutTelemetryRecords and DynamoDB ListStreams support no "
+                "resource-level permissions"
             ),
             "Serverless-LambdaStarPermissions": (
-                "only the ENI and X-Ray statements use Resource *, which AWS requires"
+                "only the ENI, X-Ray and ListStreams statements use Resource *, which AWS requires"
             ),
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ATTACHMENT_KEYS}]": (
                 "object keys are server-chosen per item and attachment below the attachments/ "

@@ -15,13 +15,18 @@ from infrastructure.config import LAMBDA_TIMEOUT_S, SERVICE_NAME, DeploymentSett
 from infrastructure.data import Data
 from infrastructure.domain import ApiDomain
 from infrastructure.edge import Edge
-from infrastructure.functions import Functions, function_environment
-from infrastructure.late_uploads import LateUploadSweep
+from infrastructure.functions import (
+    CLEANUP_ID,
+    UPLOADS_ID,
+    Functions,
+    function_environment,
+)
 from infrastructure.monitoring import Monitoring
 from infrastructure.nag import acknowledge_cdk_provider, cdk_provider_constructs
 from infrastructure.network import Network
 from infrastructure.rest_api import RestApi
 from infrastructure.trust import ScopeServiceRoleTrusts
+from infrastructure.uploads import UploadEvents
 from infrastructure.web import WebConsole, deployment_acknowledgements
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -126,12 +131,12 @@ class ItemsApiStack(Stack):
             log_options=log_options,
         )
         network.admit_only(functions.calls)
-        LateUploadSweep(
+        UploadEvents(
             self,
-            "LateUploads",
+            "UploadEvents",
             bucket=data.assets_bucket,
-            sweeper=functions.sweeper,
-            dead_letters=functions.sweep_dead_letters,
+            confirmer=functions.functions[UPLOADS_ID],
+            dead_letters=functions.upload_dead_letters,
         )
         api_name = f"{SERVICE_NAME}-{settings.stage}"
         rest_api = RestApi(
@@ -166,8 +171,10 @@ class ItemsApiStack(Stack):
             api_name=api_name,
             function_name=functions.api_handler.ref,
             function_timeout=Duration.seconds(LAMBDA_TIMEOUT_S),
-            sweeper_name=functions.sweeper.ref,
-            sweep_dead_letters=functions.sweep_dead_letters,
+            confirmer_name=functions.functions[UPLOADS_ID].ref,
+            upload_dead_letters=functions.upload_dead_letters,
+            cleanup_name=functions.functions[CLEANUP_ID].ref,
+            cleanup_dead_letters=functions.cleanup_dead_letters,
             tables={"Items": data.items_table, "Idempotency": data.idempotency_table},
             alarm_email=settings.alarm_email,
             removal_policy=removal,

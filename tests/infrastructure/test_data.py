@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE, STATUS_INDEX, TableDefinition
+from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE, TableDefinition
 from infrastructure.data import MIN_CAPACITY, PITR_WINDOW_DAYS
 from tests.infrastructure.conftest import Synthesized
 
@@ -72,24 +72,34 @@ def test_dev_tables_are_on_demand_and_prod_tables_provisioned_from_the_minimum(
         assert index["ProvisionedThroughput"] == minimum
 
 
-def test_status_index_matches_the_schema(stage: Synthesized) -> None:
-    (index,) = _table(stage, ITEMS_TABLE)["Properties"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == STATUS_INDEX.name
-    assert index["KeySchema"] == [
-        {"AttributeName": STATUS_INDEX.partition_key.name, "KeyType": "HASH"},
-        {"AttributeName": STATUS_INDEX.sort_key.name, "KeyType": "RANGE"},  # type: ignore[union-attr]
-    ]
-    assert index["Projection"]["ProjectionType"] == "INCLUDE"
-    assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(STATUS_INDEX.projected)
+def test_listing_indexes_match_the_schema(stage: Synthesized) -> None:
+    indexes = {
+        index["IndexName"]: index
+        for index in _table(stage, ITEMS_TABLE)["Properties"]["GlobalSecondaryIndexes"]
+    }
+    assert set(indexes) == {index.name for index in ITEMS_TABLE.indexes}
+    for definition in ITEMS_TABLE.indexes:
+        index = indexes[definition.name]
+        assert definition.sort_key is not None
+        assert index["KeySchema"] == [
+            {"AttributeName": definition.partition_key.name, "KeyType": "HASH"},
+            {"AttributeName": definition.sort_key.name, "KeyType": "RANGE"},
+        ]
+        if definition.projected:
+            assert index["Projection"]["ProjectionType"] == "INCLUDE"
+            assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(definition.projected)
+        else:
+            assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 
 
 def test_prod_autoscales_reads_and_writes_of_tables_and_index(prod: Synthesized) -> None:
     targets = prod.resources("AWS::ApplicationAutoScaling::ScalableTarget")
     dimensions = sorted(t["Properties"]["ScalableDimension"] for t in targets.values())
-    # Items table, its index and the idempotency table, each read and write.
+    # Items table, its indexes and the idempotency table, each read and write.
     assert dimensions == sorted(
         ["dynamodb:table:ReadCapacityUnits", "dynamodb:table:WriteCapacityUnits"] * 2
         + ["dynamodb:index:ReadCapacityUnits", "dynamodb:index:WriteCapacityUnits"]
+        * len(ITEMS_TABLE.indexes)
     )
     for target in targets.values():
         props = target["Properties"]
@@ -98,7 +108,9 @@ def test_prod_autoscales_reads_and_writes_of_tables_and_index(prod: Synthesized)
         assert props["MaxCapacity"] == int(prod.context[f"{kind}CapacityMax"])
         # Each maximum covers what the stage admits: every request costs at least one unit.
         assert props["MaxCapacity"] >= prod.context["throttleRateLimit"]
-    assert str(STATUS_INDEX.name) in str([t["Properties"]["ResourceId"] for t in targets.values()])
+    resource_ids = str([t["Properties"]["ResourceId"] for t in targets.values()])
+    for index in ITEMS_TABLE.indexes:
+        assert index.name in resource_ids
     policies = prod.resources("AWS::ApplicationAutoScaling::ScalingPolicy")
     assert len(policies) == len(targets)
     for policy in policies.values():

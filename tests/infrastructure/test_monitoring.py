@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure.functions import FUNCTION_ID, SWEEPER_ID
+from infrastructure.functions import CLEANUP_ID, FUNCTION_ID, UPLOADS_ID
 from tests.infrastructure.conftest import Synthesized
 from tests.infrastructure.metric_math import (
     SERIES,
@@ -59,7 +59,7 @@ def test_every_alarm_notifies_the_topic_and_ignores_missing_data(stage: Synthesi
         ("AWS/ApiGateway", "Latency"),
         ("ItemsApi", "ItemConflicts"),
         ("ItemsApi", "ItemThrottles"),
-        ("ItemsApi", "OrphanedFileCleanupFailures"),
+        ("ItemsApi", "RecordCleanupFailures"),
     ],
 )
 def test_alarm_exists_for(dev: Synthesized, namespace: str, metric: str) -> None:
@@ -77,16 +77,31 @@ def test_lambda_alarms_watch_the_chalice_function(dev: Synthesized) -> None:
         (alarm,) = _by_metric(dev, "AWS/Lambda", name)
         assert _function_of(alarm) == {"Ref": FUNCTION_ID}
     errors = _by_metric(dev, "AWS/Lambda", "Errors")
-    assert sorted(_function_of(a)["Ref"] for a in errors) == sorted([FUNCTION_ID, SWEEPER_ID])
+    assert sorted(_function_of(a)["Ref"] for a in errors) == sorted(
+        [FUNCTION_ID, UPLOADS_ID, CLEANUP_ID]
+    )
 
 
-def test_dead_lettered_sweeps_raise_an_alarm(dev: Synthesized) -> None:
-    (queue_id,) = dev.resources("AWS::SQS::Queue")
-    (alarm,) = _by_metric(dev, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert alarm["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
-    ]
-    assert alarm["Threshold"] == 1
+def test_every_dead_letter_queue_raises_an_alarm(dev: Synthesized) -> None:
+    queues = set(dev.resources("AWS::SQS::Queue"))
+    assert len(queues) == 2  # upload events, stream batches
+    alarms = _by_metric(dev, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    watched = set()
+    for alarm in alarms:
+        (dimension,) = alarm["Dimensions"]
+        assert dimension["Name"] == "QueueName"
+        watched.add(dimension["Value"]["Fn::GetAtt"][0])
+        assert alarm["Threshold"] == 1
+    assert watched == queues
+
+
+def test_the_cleanup_falling_behind_its_stream_raises_an_alarm(dev: Synthesized) -> None:
+    """IteratorAge: the age of the last record the mapping read; stream records expire after
+    24 hours (Lambda Developer Guide, "Using Lambda with DynamoDB", IteratorAge)."""
+    (alarm,) = _by_metric(dev, "AWS/Lambda", "IteratorAge")
+    assert _function_of(alarm) == {"Ref": CLEANUP_ID}
+    assert alarm["Statistic"] == "Maximum"
+    assert 0 < alarm["Threshold"] < 24 * 3600 * 1000
 
 
 def test_duration_alarm_is_p99_near_the_timeout(dev: Synthesized) -> None:
@@ -131,7 +146,7 @@ def test_dynamodb_throttle_and_system_error_alarms_per_table(dev: Synthesized) -
 
 
 def test_business_metric_alarms_use_the_service_dimension(dev: Synthesized) -> None:
-    for name in ("ItemConflicts", "ItemThrottles", "OrphanedFileCleanupFailures"):
+    for name in ("ItemConflicts", "ItemThrottles", "RecordCleanupFailures"):
         (alarm,) = _by_metric(dev, "ItemsApi", name)
         assert alarm["Dimensions"] == [{"Name": "service", "Value": "items-api"}]
         assert alarm["Statistic"] == "Sum"

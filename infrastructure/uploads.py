@@ -1,4 +1,4 @@
-"""The late-upload sweep's trigger: new attachment files, from S3 through EventBridge."""
+"""S3's upload events to the upload confirmation: new attachment files, through EventBridge."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib.schema import ATTACHMENTS_PREFIX
+from chalicelib.schema import uploads_event_pattern
 
 
-class LateUploadSweep(Construct):
-    """Send every new object below the attachments prefix to the sweep function.
+class UploadEvents(Construct):
+    """Send every new object below the attachments prefix to the upload confirmation.
 
-    A presigned POST stays valid for 15 minutes, so a file can land after its item was deleted;
-    the sweep removes any file no attachment record claims. Events that cannot be delivered go
-    to the same dead-letter queue as the sweep's own failures.
+    It marks the attachment's record uploaded with the file's real size, or removes a file no
+    record claims (a presigned POST stays valid for 15 minutes, so a file can land after its
+    item was deleted). Events that cannot be delivered go to the same dead-letter queue as the
+    function's own failures.
     """
 
     def __init__(
@@ -27,21 +28,19 @@ class LateUploadSweep(Construct):
         construct_id: str,
         *,
         bucket: s3.IBucket,
-        sweeper: CfnResource,
+        confirmer: CfnResource,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        pattern = uploads_event_pattern(bucket.bucket_name)  # the one definition, also local
         self.rule = events.Rule(
             self,
             "NewAttachmentFiles",
             description="New objects below attachments/ of the assets bucket",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [bucket.bucket_name]},
-                    "object": {"key": [{"prefix": ATTACHMENTS_PREFIX}]},
-                },
+                source=pattern["source"],
+                detail_type=pattern["detail-type"],
+                detail=pattern["detail"],
             ),
         )
         # Rule and function are in this stack; the warning is about an account unknown at synth.
@@ -51,8 +50,8 @@ class LateUploadSweep(Construct):
         )
         function = lambda_.Function.from_function_attributes(
             self,
-            "SweeperFunction",
-            function_arn=sweeper.get_att("Arn").to_string(),
+            "ConfirmerFunction",
+            function_arn=confirmer.get_att("Arn").to_string(),
             same_environment=True,  # lets the target grant EventBridge the invoke permission
         )
         self.rule.add_target(

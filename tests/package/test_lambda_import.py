@@ -295,7 +295,10 @@ def function(
     """The API handler (``app.app``)."""
     logs = tmp_path_factory.mktemp("lambda")
     with _packaged("app.app", lambda_python, deployment, emulator, logs) as (process, ready):
-        os.environ.setdefault("CORS_ALLOW_ORIGIN", STACK_ENVIRONMENT["CORS_ALLOW_ORIGIN"])
+        # The route table here (for the test client) reads these at import, as in Lambda. A failed
+        # import would leave chalicelib's blueprints consumed for every later import of app.
+        for name in ("CORS_ALLOW_ORIGIN", "ITEMS_TABLE_STREAM_ARN"):
+            os.environ.setdefault(name, STACK_ENVIRONMENT[name])
         import app
 
         yield LambdaFunction(process, app.app.routes, ready, logs / "stderr.log")

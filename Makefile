@@ -15,7 +15,7 @@ CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench clean venv screenshots
+.PHONY: run test lint synth deploy bench bench-peers clean venv screenshots
 
 venv: $(STAMP)
 
@@ -66,11 +66,16 @@ deploy: $(STAMP)
 	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out
 
-## bench: DynamoDB requests per operation, cold import, package size, warm overhead, items
-## examined per page, `make test`'s wall time -> bench/results.json (BENCH_FLAGS=--skip-suite
-## keeps the last suite time)
+## bench: DynamoDB requests per operation, cold import, package size, cold first requests and
+## peak RSS in the Lambda layout, warm overhead, items examined per page, `make test`'s wall
+## time -> bench/results.json (BENCH_FLAGS=--skip-suite keeps the last suite time)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
+## bench-peers: ours beside a Powertools resolver app, a FastAPI + Mangum app and a plain
+## handler (generated in a temporary directory), cold and warm, in the Lambda layout
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.peers
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out
+	rm -rf $(VENV) .lambda-runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

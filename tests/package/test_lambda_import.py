@@ -2,28 +2,26 @@
 
 ``chalice package`` builds the deployment zip (in a temporary copy of the project, so nothing is
 written into the working tree). The zip is unpacked into a directory that plays ``/var/task``,
-next to a clean virtualenv holding only what Lambda provides at run time: the python3.11
-runtime's boto3/botocore and the pinned contents of the Powertools layer the stack attaches
-(``requirements-layer.txt``). A child process on that virtualenv imports ``app`` with the
+next to a clean virtualenv holding only what Lambda provides at run time: the stack's runtime's
+boto3/botocore and the pinned contents of the Powertools layer the stack attaches
+(``requirements-layer.txt``); ``localdev/lambda_layout.py`` builds both (for the benchmarks
+too). A child process on that virtualenv imports ``app`` with the
 environment the function gets in Lambda (``AWS_LAMBDA_FUNCTION_NAME`` included, so the
 Lambda-only code paths such as the X-Ray tracer run) and serves requests that the Chalice test
 client builds, against the moto server.
 
-The clean virtualenv is cached in ``tests/package/.lambda-runtime/<hash>`` (git-ignored), keyed
-by the pins, so reruns skip the install.
+The clean virtualenv is cached in ``.lambda-runtime/<hash>`` (git-ignored), keyed by the
+interpreter and the pins, so reruns skip the install.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from infrastructure.config import LAMBDA_RUNTIME
 from localdev.emulator import (
     FAKE_CREDENTIALS,
     PROJECT_DIR,
@@ -38,19 +37,19 @@ from localdev.emulator import (
     free_port,
     start_moto_server,
 )
+from localdev.lambda_layout import (
+    LAYER_REQUIREMENTS,
+    RUNTIMES,
+    lambda_environment,
+    package,
+    runtime_python,
+)
 from tests.s3_events import object_created
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".lambda-runtime"
-DRIVER = HERE / "lambda_driver.py"
-RUNTIME = "python3.11"
-# The AWS SDK the python3.11 Lambda runtime ships (AWS's "Runtime-included SDK versions" table).
-# Lambda updates it from time to time; these are the versions the proof holds the code to.
-RUNTIME_SDK = ("boto3==1.34.145", "botocore==1.34.145")
-LAYER_REQUIREMENTS = PROJECT_DIR / "requirements-layer.txt"
-# What `chalice package` bundles from the project (requirements.txt is empty on purpose).
-PACKAGED = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
-# The function's environment: what Lambda itself sets, and what the stack sets (settings.py).
+DRIVER = PROJECT_DIR / "localdev" / "lambda_driver.py"
+# The runtime the stack pins; what it ships and which interpreter plays it: lambda_layout.
+RUNTIME = RUNTIMES[LAMBDA_RUNTIME]
+# The function's environment: what the stack sets (settings.py); Lambda's own is lambda_layout's.
 FUNCTION_NAME = "items-api-proof"
 STACK_ENVIRONMENT = {
     "ITEMS_TABLE_NAME": "items-proof",
@@ -63,105 +62,22 @@ STACK_ENVIRONMENT = {
     # X-Ray daemon. The tracer is still created, so its imports are proven.
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-LAMBDA_ENVIRONMENT = {
-    "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-    "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "_HANDLER": "app.app",
-    "LANG": "en_US.UTF-8",
-    "TZ": ":UTC",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
-
-
-def _runtime_key() -> str:
-    pins = "\n".join(RUNTIME_SDK) + "\n" + LAYER_REQUIREMENTS.read_text()
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return hashlib.sha256(f"{version}\n{pins}".encode()).hexdigest()[:16]
-
-
-def _base_python() -> str:
-    """The interpreter behind the dev virtualenv (a venv must not nest in another venv)."""
-    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
 
 
 @pytest.fixture(scope="session")
-def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lambda_python() -> Path:
     """A cached virtualenv with only the runtime's SDK and the layer's pinned contents."""
-    target = CACHE / _runtime_key()
-    python = target / "bin" / "python"
-    if (target / ".complete").exists():
-        return python
-    CACHE.mkdir(exist_ok=True)
-    building = CACHE / f"{target.name}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([_base_python(), "-m", "venv", "--without-pip", str(building)], check=True)
-    requirements = tmp_path_factory.mktemp("runtime") / "requirements.txt"
-    requirements.write_text("\n".join(RUNTIME_SDK) + "\n-r " + str(LAYER_REQUIREMENTS) + "\n")
-    # pip runs from the dev virtualenv and installs into the clean one, which gets no pip itself.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(building / "bin" / "python"),
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            str(requirements),
-        ],
-        check=True,
-    )
-    (building / ".complete").write_text(requirements.read_text())
-    shutil.rmtree(target, ignore_errors=True)
-    building.rename(target)
-    # The venv's scripts hard-code its build path; only bin/python is used, which is a symlink.
-    return python
+    return runtime_python(RUNTIME)
 
 
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``chalice package`` of a copy of the project: the zip, unpacked, and the SAM template."""
-    project = tmp_path_factory.mktemp("project")
-    for name in PACKAGED:
-        source, copy = PROJECT_DIR / name, project / name
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, copy)
-    deployments = PROJECT_DIR / ".chalice" / "deployments"
-    before = sorted(deployments.iterdir()) if deployments.exists() else []
-    out = project / "out"
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "chalice"),
-            "--project-dir",
-            str(project),
-            "package",
-            "--stage",
-            "prod",
-            str(out),
-        ],
-        check=True,
-        # chalice needs a region to name resources in the template (no credentials needed).
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **STACK_ENVIRONMENT},
-    )
-    after = sorted(deployments.iterdir()) if deployments.exists() else []
-    assert after == before, "chalice package wrote into the project tree"
-    task_root = tmp_path_factory.mktemp("var-task")
-    with zipfile.ZipFile(out / "deployment.zip") as archive:
-        names = archive.namelist()
-        archive.extractall(task_root)
+    built = package(tmp_path_factory.mktemp("package"), environment=STACK_ENVIRONMENT)
     return {
-        "task_root": task_root,
-        "names": names,
-        "template": json.loads((out / "sam.json").read_text()),
+        "task_root": built.task_root,
+        "names": built.names,
+        "template": json.loads(built.template_file.read_text()),
     }
 
 
@@ -230,12 +146,11 @@ def _packaged(
     """The packaged ``handler`` in its own process on the clean runtime, once it has imported."""
     task_root = deployment["task_root"]
     environment = {
-        "PATH": "/usr/bin:/bin",
-        **LAMBDA_ENVIRONMENT,
-        "_HANDLER": handler,
+        **lambda_environment(
+            RUNTIME, function_name=FUNCTION_NAME, handler=handler, task_root=task_root
+        ),
         **FAKE_CREDENTIALS,
         **emulator,
-        "LAMBDA_TASK_ROOT": str(task_root),
     }
     stderr = (logs / "stderr.log").open("w")
     process = subprocess.Popen(
@@ -317,9 +232,9 @@ def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, A
         if resource["Type"] == "AWS::Serverless::Function"
     ]
     assert functions
-    assert {f["Runtime"] for f in functions} == {RUNTIME}
+    assert {f["Runtime"] for f in functions} == {RUNTIME.name}
     assert {f["Handler"] for f in functions} == {"app.app", "app.sweep_late_upload"}
-    assert sys.version_info[:2] == (3, 11)
+    assert sys.version_info[:2] == RUNTIME.version
 
 
 # -- the clean runtime -----------------------------------------------------------------------
@@ -327,9 +242,9 @@ def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, A
 
 def test_the_runtime_holds_only_the_sdk_and_the_layer(function: LambdaFunction) -> None:
     ready = function.ready
-    assert ready["python"] == [3, 11]
-    assert ready["boto3"] == RUNTIME_SDK[0].split("==")[1]
-    assert ready["botocore"] == RUNTIME_SDK[1].split("==")[1]
+    assert ready["python"] == list(RUNTIME.version)
+    sdk = dict(pin.split("==") for pin in RUNTIME.sdk)
+    assert (ready["boto3"], ready["botocore"]) == (sdk["boto3"], sdk["botocore"])
     layer = {
         line.split("==")[0].split("[")[0].lower()
         for line in LAYER_REQUIREMENTS.read_text().splitlines()

@@ -1,0 +1,188 @@
+"""Plays the Lambda Python runtime inside the clean virtualenv of ``lambda_layout``.
+
+Started with ``python -I`` (no project, no PYTHONPATH on the path) and the unpacked deployment
+zip as its only code (``LAMBDA_TASK_ROOT``), exactly like ``/var/task`` in Lambda. It imports the
+handler named by ``_HANDLER`` and, like the runtime, sets ``_X_AMZN_TRACE_ID`` before each
+invocation. Standard library only: nothing of the project is importable here.
+
+- ``serve`` (the import proof): one JSON event per line on stdin, one JSON line per response
+  on the original stdout; everything the function prints (logs, EMF metrics) goes to stderr.
+- ``cold EVENT_FILE [WARM]`` (the benchmarks): import, answer one event, print the phases'
+  times as one JSON line, and leave with ``os._exit`` as Lambda never tears a process down.
+  With ``WARM`` > 0 it then times that many more invocations, each beside the bare DynamoDB
+  ``GetItem`` named in ``BARE_GET_ITEM`` (JSON), interleaved.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()  # before any other import: the phases below start here
+
+# As few imports as the runtime's own bootstrap: whatever is imported here, the function does
+# not pay for (the rest are imported where they are used, after the timed phases).
+import importlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any, TextIO  # noqa: E402
+
+
+class LambdaContext:
+    """The attributes of the context object the Lambda Python runtime passes to a handler."""
+
+    def __init__(self, request_id: str) -> None:
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:{self.function_name}"
+        )
+        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "proof"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+def new_trace_header() -> str:
+    """An X-Ray trace header as Lambda hands one to each sampled invocation."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=1"
+
+
+def load_handler() -> Callable[[dict[str, Any], Any], Any]:
+    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    module_name, function_name = os.environ["_HANDLER"].rsplit(".", 1)
+    handler: Callable[[dict[str, Any], Any], Any] = getattr(
+        importlib.import_module(module_name), function_name
+    )
+    return handler
+
+
+def invoke(handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any]) -> Any:
+    request_id = event.get("requestContext", {}).get("requestId") or os.urandom(16).hex()
+    os.environ["_X_AMZN_TRACE_ID"] = new_trace_header()
+    return handler(event, LambdaContext(request_id))
+
+
+def describe() -> dict[str, Any]:
+    """Where everything was imported from, and what the Lambda-only code paths did."""
+    import importlib.metadata
+    import re
+
+    import chalice
+
+    from chalicelib import telemetry
+
+    app_module = sys.modules["app"]
+    tracer_module = importlib.import_module("aws_xray_sdk.core")
+    return {
+        "python": list(sys.version_info[:2]),
+        "app_file": app_module.__file__,
+        "chalice_file": chalice.__file__,
+        "chalicelib_file": importlib.import_module("chalicelib").__file__,
+        "botocore": importlib.metadata.version("botocore"),
+        "boto3": importlib.metadata.version("boto3"),
+        "distributions": sorted(
+            # Normalized as PEP 503 names ("aws_lambda_powertools" is "aws-lambda-powertools").
+            re.sub(r"[-_.]+", "-", d.metadata["Name"] or "").lower()
+            for d in importlib.metadata.distributions()
+        ),
+        "in_lambda": telemetry.in_lambda(),
+        "tracer": type(telemetry.tracer()).__name__,
+        "xray_sdk": tracer_module.__name__,
+        "routes": sorted(
+            [path, method] for path, methods in app_module.app.routes.items() for method in methods
+        ),
+        "modules_not_in_task": sorted(
+            name
+            for name in ("moto", "pytest", "chalice.cli", "click", "requests", "hypothesis")
+            if name in sys.modules
+        ),
+    }
+
+
+def serve() -> int:
+    # Responses go to a private copy of stdout; fd 1 (print, loggers) now goes to stderr.
+    responses: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    handler = load_handler()
+    responses.write(json.dumps({"ready": describe()}) + "\n")
+    for line in sys.stdin:
+        response = invoke(handler, json.loads(line))
+        responses.write(json.dumps({"response": response}) + "\n")
+    return 0
+
+
+def cold(event_file: str, warm: int) -> None:
+    """Import and answer one event, report the phases, then ``os._exit`` (never returns)."""
+    with open(event_file) as source:
+        event = json.load(source)
+    results: TextIO = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # the function's logs and metrics are written, into a sink
+
+    started_import = time.perf_counter()
+    handler = load_handler()
+    imported = time.perf_counter()
+    response = invoke(handler, event)
+    answered = time.perf_counter()
+    report: dict[str, Any] = {
+        "runtime_s": started_import - STARTED,
+        "import_s": imported - started_import,
+        "first_request_s": answered - imported,
+        "status": response.get("statusCode"),
+        "body": response.get("body"),
+        "modules": len(sys.modules),
+    }
+    if warm:
+        report["warm"] = _warm(handler, event, warm)
+    results.write(json.dumps(report) + "\n")
+    results.flush()
+    os._exit(0)
+
+
+def _warm(
+    handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], repetitions: int
+) -> dict[str, float]:
+    """Median seconds of the handler and of the bare GetItem, interleaved after a warm-up."""
+    import statistics
+
+    import boto3
+
+    request = json.loads(os.environ["BARE_GET_ITEM"])
+    client = boto3.client("dynamodb")
+
+    def bare() -> None:
+        client.get_item(**request)
+
+    def through_the_handler() -> None:
+        assert invoke(handler, event)["statusCode"] == 200
+
+    for _ in range(repetitions // 10 + 5):
+        through_the_handler()
+        bare()
+    ours, baseline = [], []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        through_the_handler()
+        middle = time.perf_counter()
+        bare()
+        ours.append(middle - started)
+        baseline.append(time.perf_counter() - middle)
+    return {"handler_s": statistics.median(ours), "bare_s": statistics.median(baseline)}
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["cold"]:
+        cold(argv[1], int(argv[2]) if len(argv) > 2 else 0)
+    return serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

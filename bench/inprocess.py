@@ -92,6 +92,7 @@ def _app() -> Iterator[BenchApi]:
     from chalice.test import Client
 
     import app
+    from chalicelib import container
     from chalicelib.aws import create_client
     from chalicelib.settings import get_settings
 
@@ -101,7 +102,7 @@ def _app() -> Iterator[BenchApi]:
         created[service_name] = create_client(service_name)
         return created[service_name]
 
-    app.get_services.cache_clear()
+    container.get_services.cache_clear()
     get_settings.cache_clear()
     try:
         with (
@@ -113,5 +114,5 @@ def _app() -> Iterator[BenchApi]:
             api.create()  # build the services and warm every lazy import
             yield api
     finally:
-        app.get_services.cache_clear()
+        container.get_services.cache_clear()
         get_settings.cache_clear()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from chalicelib import telemetry
-from chalicelib.attachments import AttachmentRepository, AttachmentService
+from chalicelib.attachments.repository import AttachmentRepository
+from chalicelib.attachments.service import AttachmentService
+from chalicelib.attachments.storage import FileStorage
 from chalicelib.aws import create_client
 from chalicelib.cursors import CursorCodec
-from chalicelib.idempotency import IdempotentCreates
-from chalicelib.repository import ItemRepository
-from chalicelib.service import ItemService
-from chalicelib.settings import Settings
-from chalicelib.storage import FileStorage
+from chalicelib.items.idempotency import IdempotentCreates
+from chalicelib.items.repository import ItemRepository
+from chalicelib.items.service import ItemService
+from chalicelib.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,9 @@ def build_services(settings: Settings) -> Services:
         files=files,
         idempotency=IdempotentCreates(dynamodb, settings.idempotency_table_name),
     )
+
+
+@functools.cache
+def get_services() -> Services:
+    """The services of this process, built on first use (no AWS client at import time)."""
+    return build_services(get_settings())

@@ -13,11 +13,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.attachments import AttachmentCreate, AttachmentPublic
-from chalicelib.idempotency import EXPIRES_AFTER_SECONDS
+from chalicelib.attachments.models import AttachmentCreate, AttachmentPublic
+from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS
+from chalicelib.items.models import ItemPublic, ItemWrite
 from chalicelib.jsonio import MAX_BODY_BYTES
-from chalicelib.models import ItemPublic, ItemWrite
-from chalicelib.web import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES
+from chalicelib.routes.web import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES
 
 REF = "#/components/schemas/{model}"
 

@@ -117,9 +117,9 @@ class InProcessApi:
 
     def app_client(self, service: str) -> Any:
         """The botocore client the app uses for ``service`` (building the services first)."""
-        import app
+        from chalicelib import container
 
-        app.get_services()
+        container.get_services()
         return self.clients[service]
 
 
@@ -150,12 +150,12 @@ def _app_on_mock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[In
         return created[service]
 
     monkeypatch.setattr(container, "create_client", recording_create_client)
-    app.get_services.cache_clear()
+    container.get_services.cache_clear()
     get_settings.cache_clear()
     # An empty project dir: the test client must not apply a stage's environment (endpoints).
     with Client(app.app, project_dir=str(tmp_path)) as client:
         yield InProcessApi(client, created)
-    app.get_services.cache_clear()
+    container.get_services.cache_clear()
     get_settings.cache_clear()
 
 

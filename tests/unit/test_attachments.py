@@ -397,12 +397,12 @@ def test_an_upload_landing_while_its_attachment_is_deleted_is_removed_too(
 ) -> None:
     """The upload lands after the file was deleted but before the record was: its sweep still
     sees the record and keeps it, so the DELETE itself must not leave it behind."""
-    import app
+    from chalicelib import container
 
     item = api.create_item()
     created = start_upload(api, item["id"], size=4)
     key = created["upload"]["fields"]["key"]
-    files = app.get_services().files
+    files = container.get_services().files
     real_delete = files.delete
     kept_by_sweep: list[bool] = []
 
@@ -410,7 +410,7 @@ def test_an_upload_landing_while_its_attachment_is_deleted_is_removed_too(
         real_delete(deleted)
         if not kept_by_sweep:
             upload(created, b"late")
-            kept_by_sweep.append(not app.get_services().attachments.sweep_upload(deleted))
+            kept_by_sweep.append(not container.get_services().attachments.sweep_upload(deleted))
 
     monkeypatch.setattr(files, "delete", delete_then_upload_lands)
     path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"

@@ -459,10 +459,10 @@ def test_a_closed_port_is_a_503_and_health_names_the_dependency(
     variable: str,
     down: str,
 ) -> None:
-    import app
+    from chalicelib import container
 
     monkeypatch.setenv(variable, f"http://127.0.0.1:{closed_port()}")
-    app.get_services.cache_clear()
+    container.get_services.cache_clear()
     api.app_client(down)  # the app's clients are built now, against the closed port
     monkeypatch.delenv(variable)  # and the test's own clients keep reaching the emulator
 

@@ -127,9 +127,9 @@ def test_records_expire_after_24_hours(api: InProcessApi) -> None:
 def test_a_repeat_while_the_first_is_in_progress_is_a_409(
     api: InProcessApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app
+    from chalicelib import container
 
-    services = app.get_services()
+    services = container.get_services()
     real_create = services.items.create
     entered, release = threading.Event(), threading.Event()
 

@@ -638,7 +638,7 @@ def test_health_reports_each_dependency(api: InProcessApi) -> None:
 
 
 def test_responses_carry_the_cors_headers(api: InProcessApi) -> None:
-    import app
+    from chalicelib.routes import common
 
     item = api.create_item()
 
@@ -649,7 +649,7 @@ def test_responses_carry_the_cors_headers(api: InProcessApi) -> None:
     ):
         # The origin is read once, when the app module is first imported (Chalice bakes it
         # into the route table), so it is whatever that import saw.
-        assert reply.header("Access-Control-Allow-Origin") == app.CORS.allow_origin
+        assert reply.header("Access-Control-Allow-Origin") == common.CORS.allow_origin
         assert set(reply.header("Access-Control-Expose-Headers").split(",")) == {  # type: ignore[union-attr]
             "ETag",
             "Location",

@@ -119,8 +119,8 @@ def test_security_path_parameters_and_statuses_match_the_routes(document: dict[s
 
 
 def test_request_schemas_come_from_the_validation_models(document: dict[str, Any]) -> None:
-    from chalicelib.attachments import AttachmentCreate
-    from chalicelib.models import ItemWrite
+    from chalicelib.attachments.models import AttachmentCreate
+    from chalicelib.items.models import ItemWrite
 
     schemas = document["components"]["schemas"]
     for model in (ItemWrite, AttachmentCreate):

@@ -14,13 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import service as service_module
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import ConflictError, PreconditionFailedError
-from chalicelib.models import validate_patch, validate_write
-from chalicelib.repository import ItemRepository
+from chalicelib.items import service as service_module
+from chalicelib.items.models import validate_patch, validate_write
+from chalicelib.items.repository import ItemRepository
+from chalicelib.items.service import PATCH_ATTEMPTS, PATCH_RETRY_WINDOW_SECONDS, ItemService
 from chalicelib.schema import ITEMS_TABLE
-from chalicelib.service import PATCH_ATTEMPTS, PATCH_RETRY_WINDOW_SECONDS, ItemService
 
 TABLE = "items-patch-conflicts"
 

@@ -165,9 +165,9 @@ def test_throttles_and_idempotency_conflicts_are_counted(
     assert throttled.status == 429
     assert counts == {"ItemThrottles": 1}
 
-    import app
+    from chalicelib import container
 
-    services = app.get_services()
+    services = container.get_services()
     real_create = services.items.create
     nested: list[Reply] = []
 

@@ -15,13 +15,13 @@ from chalicelib.errors import (
     NotFoundError,
     PreconditionFailedError,
 )
-from chalicelib.models import (
+from chalicelib.items.models import (
     apply_attributes_patch,
     patch_needs_stored_attributes,
     validate_patch,
     validate_write,
 )
-from chalicelib.repository import ItemRepository, is_item_id
+from chalicelib.items.repository import ItemRepository, is_item_id
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times, and only while

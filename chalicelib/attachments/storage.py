@@ -23,11 +23,6 @@ class FileStorage:
         self._client = client
         self._bucket = bucket_name
 
-    @staticmethod
-    def item_prefix(item_id: str) -> str:
-        """The folder of one item's files."""
-        return f"{ATTACHMENTS_PREFIX}{item_id}/"
-
     def _status(self, exc: Exception) -> int:
         return int(
             getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -1,0 +1,1 @@
+"""Items: validation, storage in DynamoDB and the use cases of the item routes."""

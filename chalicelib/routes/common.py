@@ -1,0 +1,69 @@
+"""What every blueprint shares: CORS, the route decorator, request parsing, the services."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Blueprint, CORSConfig, Request, Response
+
+from chalicelib.errors import ItemsApiError
+from chalicelib.routes.web import error_response, header, parse_if_match
+from chalicelib.settings import cors_allow_origin
+
+if TYPE_CHECKING:
+    from chalicelib.container import Services
+
+CORS = CORSConfig(
+    allow_origin=cors_allow_origin(),
+    allow_headers=["Content-Type", "If-Match", "Idempotency-Key", "X-Api-Key"],
+    expose_headers=["ETag", "Location"],
+    max_age=600,
+)
+JSON_TYPES = ["application/json"]
+MERGE_PATCH_TYPES = ["application/json", "application/merge-patch+json"]
+
+
+def services() -> Services:
+    """The services of this process (built on first use: importing routes stays cheap)."""
+    from chalicelib.container import get_services
+
+    return get_services()
+
+
+def route(
+    blueprint: Blueprint, path: str, *, api_key_required: bool = True, **options: Any
+) -> Callable[..., Any]:
+    """``blueprint.route`` with the API's defaults: CORS, API key, domain errors as responses."""
+
+    def register(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def handle(**params: str) -> Response:
+            try:
+                return view(**params)
+            except ItemsApiError as error:
+                return error_response(error)
+
+        blueprint.route(path, cors=CORS, api_key_required=api_key_required, **options)(handle)
+        return handle
+
+    return register
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request body, which must be a JSON object (strict parsing, exact numbers)."""
+    from chalicelib.jsonio import parse_json_object
+
+    raw = request.raw_body
+    return parse_json_object(raw.encode() if isinstance(raw, str) else raw)
+
+
+def expected_version(request: Request) -> int | None:
+    """The version ``If-Match`` asks for (``None``: absent or ``*``)."""
+    return parse_if_match(header(request.headers, "if-match"))
+
+
+def query(request: Request) -> Any:
+    """The query parameters (an empty mapping when there are none)."""
+    return request.query_params or {}

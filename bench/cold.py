@@ -348,7 +348,7 @@ class PeerRow:
 def measure_peers(repetitions: int = REPETITIONS) -> list[PeerRow]:
     """Ours, the two framework peers and the floor, side by side (``make bench-peers``)."""
     with lambda_layout(PEERS) as layout:
-        names = list(layout.functions)
+        names = ["ours", "powertools", "fastapi", "floor"]
         samples = interleaved(layout, names, repetitions)
         warm = {name: _warm(layout.functions[name], layout.events["get"]) for name in names}
     rows = []

@@ -15,7 +15,7 @@ CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench bench-peers clean venv screenshots
+.PHONY: run test lint synth deploy bytecode bench bench-peers clean venv screenshots
 
 venv: $(STAMP)
 
@@ -55,16 +55,21 @@ $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)
 	touch $(CHECKOV_STAMP)
 
 ## synth: the CloudFormation template in infrastructure/cdk.out/ (no AWS credentials needed)
-synth: $(STAMP)
+synth: $(STAMP) bytecode
 	rm -rf infrastructure/cdk.out
 	cd infrastructure && $(CDK) synth --quiet $(CDK_CONTEXT)
 	rm -rf infrastructure/chalice.out chalice.out
 	@echo "template: $$(ls infrastructure/cdk.out/*.template.json)"
 
 ## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see the README, Deploy)
-deploy: $(STAMP)
+deploy: $(STAMP) bytecode
 	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out
+
+# The package's bytecode for the Lambda runtime in vendor/ (chalice package ships it; /var/task
+# is read-only, so otherwise every cold start compiles the app again).
+bytecode: $(STAMP)
+	$(BIN)/python -m localdev.lambda_layout bytecode
 
 ## bench: DynamoDB requests per operation, cold import, package size, cold first requests and
 ## peak RSS in the Lambda layout, warm overhead, items examined per page, `make test`'s wall
@@ -78,4 +83,4 @@ bench-peers: $(STAMP)
 	$(BIN)/python -m bench.peers
 
 clean:
-	rm -rf $(VENV) .lambda-runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out
+	rm -rf $(VENV) .lambda-runtime vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

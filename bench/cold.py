@@ -123,6 +123,7 @@ class Function:
 
 @dataclass(frozen=True)
 class Sample:
+    cpu_s: float  # user + system time of the process, spawn to exit
     wall_s: float
     peak_rss_bytes: int
     report: dict[str, Any]
@@ -132,7 +133,7 @@ def run_cold(function: Function, event_file: Path, warm: int = 0) -> Sample:
     """One fresh process: import, one event, ``os._exit``; timed from spawn to exit."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(function.python), "-I", str(DRIVER), "cold", str(event_file), str(warm)],
+        [str(function.python), "-I", "-B", str(DRIVER), "cold", str(event_file), str(warm)],
         cwd=function.task_root,
         env=function.environment,
         stdin=subprocess.DEVNULL,
@@ -149,7 +150,7 @@ def run_cold(function: Function, event_file: Path, warm: int = 0) -> Sample:
     if process.returncode != 0 or not output:
         raise RuntimeError(f"{function.name} failed ({process.returncode}): {errors.decode()}")
     report: dict[str, Any] = json.loads(output)
-    return Sample(wall, usage.ru_maxrss * 1024, report)
+    return Sample(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss * 1024, report)
 
 
 class XRaySink:
@@ -205,7 +206,7 @@ def lambda_layout(peers: Sequence[GeneratedApp]) -> Iterator[Layout]:
         }
         try:
             bootstrap(emulator)
-            deployment = package(work / "ours", environment=STACK_ENVIRONMENT)
+            deployment = package(work / "ours", BENCH_RUNTIME, environment=STACK_ENVIRONMENT)
             functions = {
                 "ours": Function(
                     "ours",
@@ -282,6 +283,10 @@ def interleaved(
             assert sample.report["status"] == expected[route], (name, route, sample.report)
             samples[(name, route)].append(sample)
     return samples
+
+
+def cpu(samples: list[Sample]) -> float:
+    return statistics.median(s.cpu_s for s in samples)
 
 
 def wall(samples: list[Sample]) -> float:

@@ -94,9 +94,7 @@ class Services:
     def idempotency(self) -> IdempotentCreates:
         from chalicelib.items.idempotency import IdempotentCreates
 
-        return IdempotentCreates(
-            self.clients.get("dynamodb"), self.settings.idempotency_table_name
-        )
+        return IdempotentCreates(self.clients.get("dynamodb"), self.settings.idempotency_table_name)
 
 
 def build_services(settings: Settings) -> Services:

@@ -1,9 +1,10 @@
 """Plays the Lambda Python runtime inside the clean virtualenv of ``lambda_layout``.
 
-Started with ``python -I`` (no project, no PYTHONPATH on the path) and the unpacked deployment
-zip as its only code (``LAMBDA_TASK_ROOT``), exactly like ``/var/task`` in Lambda. It imports the
-handler named by ``_HANDLER`` and, like the runtime, sets ``_X_AMZN_TRACE_ID`` before each
-invocation. Standard library only: nothing of the project is importable here.
+Started with ``python -I -B`` (no project, no PYTHONPATH on the path; no bytecode written, as
+``/var/task`` is read-only in Lambda and ``-I`` ignores ``PYTHONDONTWRITEBYTECODE``) and the
+unpacked deployment zip as its only code (``LAMBDA_TASK_ROOT``), exactly like ``/var/task``.
+It imports the handler named by ``_HANDLER`` and, like the runtime, sets ``_X_AMZN_TRACE_ID``
+before each invocation. Standard library only: nothing of the project is importable here.
 
 - ``serve`` (the import proof): one JSON event per line on stdin, one JSON line per response
   on the original stdout; everything the function prints (logs, EMF metrics) goes to stderr.
@@ -97,12 +98,39 @@ def describe() -> dict[str, Any]:
         "routes": sorted(
             [path, method] for path, methods in app_module.app.routes.items() for method in methods
         ),
+        "stale_or_missing_bytecode": _without_usable_bytecode(),
         "modules_not_in_task": sorted(
             name
             for name in ("moto", "pytest", "chalice.cli", "click", "requests", "hypothesis")
             if name in sys.modules
         ),
     }
+
+
+def _without_usable_bytecode() -> list[str]:
+    """Modules imported from the task root whose shipped ``.pyc`` this interpreter would not
+    use (missing, another magic number, or not matching its source's hash)."""
+    import importlib.util
+
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    stale = []
+    for name, module in sorted(sys.modules.items()):
+        source = getattr(module, "__file__", None) or ""
+        if not source.startswith(task_root + "/") or not source.endswith(".py"):
+            continue
+        try:
+            with open(importlib.util.cache_from_source(source), "rb") as cached:
+                header = cached.read(16)
+        except OSError:
+            stale.append(name)
+            continue
+        with open(source, "rb") as code:
+            expected = importlib.util.source_hash(code.read())
+        # PEP 552: magic, flags (0b11: checked hash), then the source's hash.
+        checked_hash = int.from_bytes(header[4:8], "little") == 0b11
+        if header[:4] != importlib.util.MAGIC_NUMBER or not checked_hash or header[8:] != expected:
+            stale.append(name)
+    return stale
 
 
 def serve() -> int:
@@ -179,6 +207,8 @@ def _warm(
 
 
 def main(argv: list[str]) -> int:
+    # Bytecode compiled on one start must not speed up the next: Lambda cannot keep it.
+    assert sys.flags.dont_write_bytecode, "start the driver with python -I -B"
     if argv[:1] == ["cold"]:
         cold(argv[1], int(argv[2]) if len(argv) > 2 else 0)
     return serve()

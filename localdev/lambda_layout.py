@@ -127,6 +127,59 @@ def runtime_python(
     return python
 
 
+# Written by the runtime's own interpreter, so the magic number and cache tag are the runtime's.
+_COMPILE = """
+import importlib.util, py_compile, sys
+from pathlib import Path
+vendor = Path(sys.argv[1])
+for pair in sys.argv[2:]:
+    source, packaged = pair.split("=", 1)  # a source file, and its path inside the zip
+    target = vendor / importlib.util.cache_from_source(packaged)
+    py_compile.compile(
+        source,
+        cfile=str(target),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+"""
+
+
+def compile_bytecode(project: Path, runtime: LambdaRuntime) -> list[str]:
+    """Bytecode of everything the package holds, for ``runtime``, in ``project/vendor/``.
+
+    ``/var/task`` is read-only, so without it every cold start compiles ``app.py``,
+    ``chalicelib`` and Chalice's ``app.py`` again. ``chalice package`` adds ``vendor/``'s
+    contents at the zip's root, which puts each ``.pyc`` in the ``__pycache__`` beside its
+    source. They are checked-hash ``.pyc`` files (PEP 552): Python uses one only while its
+    source's hash matches, whatever the zip's timestamps, and falls back to the source otherwise.
+    Returns the ``.pyc`` paths inside the zip.
+    """
+    import chalice
+
+    vendor = project / "vendor"
+    shutil.rmtree(vendor, ignore_errors=True)
+    chalice_dir = Path(chalice.__file__).parent
+    pairs = [(project / "app.py", "app.py")]
+    pairs += [(chalice_dir / name, f"chalice/{name}") for name in ("__init__.py", "app.py")]
+    pairs += [
+        (source, str(source.relative_to(project)))
+        for source in sorted((project / "chalicelib").rglob("*.py"))
+        if "__pycache__" not in source.parts
+    ]
+    subprocess.run(
+        [
+            runtime.interpreter(),
+            "-I",
+            "-c",
+            _COMPILE,
+            str(vendor),
+            *(f"{source}={packaged}" for source, packaged in pairs),
+        ],
+        check=True,
+    )
+    return sorted(str(path.relative_to(vendor)) for path in vendor.rglob("*.pyc"))
+
+
 def copy_project(destination: Path) -> Path:
     """A copy of what the deployment package is built from (nothing is written to the tree)."""
     for name in PACKAGED:
@@ -149,10 +202,16 @@ class Deployment:
 
 
 def package(
-    workdir: Path, *, stage: str = "prod", environment: dict[str, str] | None = None
+    workdir: Path,
+    runtime: LambdaRuntime,
+    *,
+    stage: str = "prod",
+    environment: dict[str, str] | None = None,
 ) -> Deployment:
-    """``chalice package`` a copy of the project in ``workdir`` and unpack its zip there."""
+    """``chalice package`` a copy of the project in ``workdir``, with its bytecode for
+    ``runtime`` (:func:`compile_bytecode`), and unpack its zip there."""
     project = copy_project(workdir / "project")
+    compile_bytecode(project, runtime)
     deployments = PROJECT_DIR / ".chalice" / "deployments"
     before = sorted(deployments.iterdir()) if deployments.exists() else []
     out = workdir / "out"
@@ -216,6 +275,24 @@ def lambda_environment(
         "LAMBDA_TASK_ROOT": str(task_root),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        # /var/task is read-only in Lambda: nothing compiled there on one start helps the next.
+        # /var/task is read-only in Lambda: nothing compiled there on one start helps the next
+        # (a driver started with -I ignores this: it is started with -B as well).
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+
+
+def main(argv: list[str]) -> int:
+    """``python -m localdev.lambda_layout bytecode``: ``vendor/`` for the stack's runtime, before
+    CDK packages the project (``make synth``, ``make deploy``)."""
+    from infrastructure.config import LAMBDA_RUNTIME
+
+    if argv != ["bytecode"]:
+        print("usage: python -m localdev.lambda_layout bytecode", file=sys.stderr)
+        return 2
+    compiled = compile_bytecode(PROJECT_DIR, RUNTIMES[LAMBDA_RUNTIME])
+    print(f"vendor/: {len(compiled)} .pyc files for {LAMBDA_RUNTIME}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -73,7 +73,7 @@ def lambda_python() -> Path:
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``chalice package`` of a copy of the project: the zip, unpacked, and the SAM template."""
-    built = package(tmp_path_factory.mktemp("package"), environment=STACK_ENVIRONMENT)
+    built = package(tmp_path_factory.mktemp("package"), RUNTIME, environment=STACK_ENVIRONMENT)
     return {
         "task_root": built.task_root,
         "names": built.names,
@@ -154,7 +154,7 @@ def _packaged(
     }
     stderr = (logs / "stderr.log").open("w")
     process = subprocess.Popen(
-        [str(lambda_python), "-I", str(DRIVER)],
+        [str(lambda_python), "-I", "-B", str(DRIVER)],
         cwd=task_root,
         env=environment,
         stdin=subprocess.PIPE,
@@ -212,17 +212,39 @@ def client(function: LambdaFunction, tmp_path: Path) -> Client:
 # -- the package -----------------------------------------------------------------------------
 
 
-def test_the_zip_holds_the_app_and_no_third_party_code(deployment: dict[str, Any]) -> None:
+def test_the_zip_holds_the_app_and_its_bytecode_and_no_third_party_code(
+    deployment: dict[str, Any],
+) -> None:
     names = set(deployment["names"])
-    sources = {str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "chalicelib").glob("*.py")}
+    sources = {
+        str(p.relative_to(PROJECT_DIR))
+        for p in (PROJECT_DIR / "chalicelib").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
     assert "app.py" in names
     assert sources <= names
     top_level = {name.split("/", 1)[0] for name in names}
-    assert top_level == {"app.py", "chalicelib", "chalice"}
+    assert top_level == {"app.py", "__pycache__", "chalicelib", "chalice"}
+    tag = f"cpython-{RUNTIME.version[0]}{RUNTIME.version[1]}"
     assert {n for n in names if n.startswith("chalice/")} == {
         "chalice/__init__.py",
         "chalice/app.py",
+        f"chalice/__pycache__/__init__.{tag}.pyc",
+        f"chalice/__pycache__/app.{tag}.pyc",
     }
+    # Every module ships its bytecode for the runtime (/var/task is read-only: Python could not
+    # cache what it compiles), and nothing else is compiled in.
+    python_files = {n for n in names if n.endswith(".py")}
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert compiled == {
+        str(Path(n).parent / "__pycache__" / f"{Path(n).stem}.{tag}.pyc") for n in python_files
+    }
+
+
+def test_the_packaged_modules_run_from_their_bytecode(function: LambdaFunction) -> None:
+    # The shipped .pyc files match this interpreter's magic number and their sources' hashes,
+    # so Python uses them instead of compiling (checked by the driver, module by module).
+    assert function.ready["stale_or_missing_bytecode"] == []
 
 
 def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, Any]) -> None:

@@ -167,12 +167,23 @@ def cold(event_file: str, warm: int) -> None:
         "status": response.get("statusCode"),
         "body": response.get("body"),
         "modules": len(sys.modules),
+        "peak_rss_bytes": _peak_rss_bytes(),
     }
     if warm:
         report["warm"] = _warm(handler, event, warm)
     results.write(json.dumps(report) + "\n")
     results.flush()
     os._exit(0)
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak RSS since its ``exec`` (``VmHWM``; ``ru_maxrss`` would include the
+    parent's pages the process had before ``exec``, as Linux keeps it across ``execve``)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _warm(

@@ -20,11 +20,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from localdev.lambda_layout import (
     BENCH_RUNTIME,
     LAYER_REQUIREMENTS,
     PROJECT_DIR,
+    XRaySink,
     lambda_environment,
     package,
     runtime_python,
@@ -153,32 +152,6 @@ def run_cold(function: Function, event_file: Path, warm: int = 0) -> Sample:
         raise RuntimeError(f"{function.name} failed ({process.returncode}): {errors.decode()}")
     report: dict[str, Any] = json.loads(output)
     return Sample(usage.ru_utime + usage.ru_stime, wall, int(report["peak_rss_bytes"]), report)
-
-
-class XRaySink:
-    """A UDP socket playing the X-Ray daemon: it keeps what the SDK sends, to count it."""
-
-    def __init__(self) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
-        self.documents: list[dict[str, Any]] = []
-        self._thread = threading.Thread(target=self._receive, daemon=True)
-        self._thread.start()
-
-    def _receive(self) -> None:
-        while True:
-            try:
-                packet = self._socket.recv(65536)
-            except OSError:
-                return
-            # Each datagram is a JSON header line, then the segment document.
-            _, _, document = packet.partition(b"\n")
-            with contextlib.suppress(ValueError):
-                self.documents.append(json.loads(document))
-
-    def close(self) -> None:
-        self._socket.close()
 
 
 @dataclass

@@ -15,16 +15,21 @@ in ``RUNTIMES``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LAYER_REQUIREMENTS = PROJECT_DIR / "requirements-layer.txt"
@@ -131,6 +136,7 @@ def runtime_python(
 _COMPILE = """
 import importlib.util, py_compile, sys
 from pathlib import Path
+from typing import Any
 vendor = Path(sys.argv[1])
 for pair in sys.argv[2:]:
     source, packaged = pair.split("=", 1)  # a source file, and its path inside the zip
@@ -279,6 +285,32 @@ def lambda_environment(
         # (a driver started with -I ignores this: it is started with -B as well).
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+
+
+class XRaySink:
+    """A UDP socket playing the X-Ray daemon: it keeps what the SDK sends, to count it."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
+        self.documents: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                packet = self._socket.recv(65536)
+            except OSError:
+                return
+            # Each datagram is a JSON header line, then the segment document.
+            _, _, document = packet.partition(b"\n")
+            with contextlib.suppress(ValueError):
+                self.documents.append(json.loads(document))
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,7 @@ from localdev.emulator import (
 from localdev.lambda_layout import (
     LAYER_REQUIREMENTS,
     RUNTIMES,
+    XRaySink,
     lambda_environment,
     package,
     runtime_python,
@@ -142,16 +144,26 @@ def _packaged(
     deployment: dict[str, Any],
     emulator: dict[str, str],
     logs: Path,
+    *,
+    xray: XRaySink | None = None,
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    """The packaged ``handler`` in its own process on the clean runtime, once it has imported."""
+    """The packaged ``handler`` in its own process on the clean runtime, once it has imported.
+
+    With ``xray``, tracing is on as in the stack and the X-Ray SDK sends its segments there."""
     task_root = deployment["task_root"]
     environment = {
         **lambda_environment(
-            RUNTIME, function_name=FUNCTION_NAME, handler=handler, task_root=task_root
+            RUNTIME,
+            function_name=FUNCTION_NAME,
+            handler=handler,
+            task_root=task_root,
+            xray_daemon=xray.address if xray else None,
         ),
         **FAKE_CREDENTIALS,
         **emulator,
     }
+    if xray:
+        environment.pop("POWERTOOLS_TRACE_DISABLED")
     stderr = (logs / "stderr.log").open("w")
     process = subprocess.Popen(
         [str(lambda_python), "-I", "-B", str(DRIVER)],
@@ -202,6 +214,28 @@ def sweeper(
     handler = "app.sweep_late_upload"
     with _packaged(handler, lambda_python, deployment, emulator, logs) as (process, ready):
         yield LambdaFunction(process, {}, ready, logs / "stderr.log")
+
+
+@pytest.fixture(scope="session")
+def traced(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LambdaFunction, XRaySink]]:
+    """The API handler with tracing on, as deployed, and what it sent to the X-Ray daemon."""
+    logs = tmp_path_factory.mktemp("traced")
+    xray = XRaySink()
+    try:
+        with _packaged("app.app", lambda_python, deployment, emulator, logs, xray=xray) as (
+            process,
+            ready,
+        ):
+            import app
+
+            yield LambdaFunction(process, app.app.routes, ready, logs / "stderr.log"), xray
+    finally:
+        xray.close()
 
 
 @pytest.fixture
@@ -357,3 +391,37 @@ def test_the_packaged_sweep_removes_a_file_no_attachment_claims(
 
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0
     assert sweeper.ready["in_lambda"] is True
+
+
+def test_traces_keep_a_subsegment_per_dynamodb_and_s3_call(
+    traced: tuple[LambdaFunction, XRaySink], tmp_path: Path
+) -> None:
+    function, xray = traced
+    client = Client(function, project_dir=str(tmp_path))  # type: ignore[arg-type]
+    headers = {"Content-Type": "application/json"}
+    created = client.http.post("/items", headers=headers, body=b'{"name": "traced"}')
+    assert created.status_code == 201, created.body
+    item_id = json.loads(created.body)["id"]
+    assert client.http.get(f"/items/{item_id}").status_code == 200
+    # Deleting an item deletes its record, then lists (and would delete) its files in S3.
+    assert client.http.delete(f"/items/{item_id}").status_code == 204
+
+    deadline = time.monotonic() + 5
+    expected = [("dynamodb", "PutItem"), ("dynamodb", "GetItem"), ("dynamodb", "DeleteItem")]
+    expected.append(("s3", "ListObjectsV2"))
+    while time.monotonic() < deadline:
+        calls = [
+            (d["name"], d["aws"]["operation"])
+            for d in xray.documents
+            if d.get("type") == "subsegment" and d.get("namespace") == "aws"
+        ]
+        if calls[: len(expected)] == expected:
+            break
+        time.sleep(0.05)
+    assert calls == expected
+    # Each subsegment belongs to the trace Lambda handed its invocation (one per request).
+    assert len({d["trace_id"] for d in xray.documents}) == 3
+    assert {d["aws"].get("table_name") for d in xray.documents[:3]} == {
+        STACK_ENVIRONMENT["ITEMS_TABLE_NAME"]
+    }
+    assert function.ready["tracer"] == "Tracer"

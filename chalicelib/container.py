@@ -66,10 +66,7 @@ class Services:
         repository = ItemRepository(
             self.clients.get("dynamodb"), self.settings.items_table_name, self.cursors
         )
-        return ItemService(repository, remove_files=self._remove_files)
-
-    def _remove_files(self, item_id: str) -> None:
-        self.attachments.delete_all(item_id)
+        return ItemService(repository)
 
     @functools.cached_property
     def files(self) -> FileStorage:

@@ -187,6 +187,16 @@ def _packaged(
         stderr.close()
 
 
+def _local_app() -> Any:
+    """The same app in this process, for the test client's routing: the settings its import
+    reads (the CORS origin, the stream the cleanup handler names) come from the stack's."""
+    for name in ("CORS_ALLOW_ORIGIN", "ITEMS_TABLE_STREAM_ARN"):
+        os.environ.setdefault(name, STACK_ENVIRONMENT[name])
+    import app
+
+    return app.app
+
+
 @pytest.fixture(scope="session")
 def function(
     lambda_python: Path,
@@ -197,10 +207,7 @@ def function(
     """The API handler (``app.app``)."""
     logs = tmp_path_factory.mktemp("lambda")
     with _packaged("app.app", lambda_python, deployment, emulator, logs) as (process, ready):
-        os.environ.setdefault("CORS_ALLOW_ORIGIN", STACK_ENVIRONMENT["CORS_ALLOW_ORIGIN"])
-        import app
-
-        yield LambdaFunction(process, app.app.routes, ready, logs / "stderr.log")
+        yield LambdaFunction(process, _local_app().routes, ready, logs / "stderr.log")
 
 
 @pytest.fixture(scope="session")
@@ -246,9 +253,7 @@ def traced(
             process,
             ready,
         ):
-            import app
-
-            yield LambdaFunction(process, app.app.routes, ready, logs / "stderr.log"), xray
+            yield LambdaFunction(process, _local_app().routes, ready, logs / "stderr.log"), xray
     finally:
         xray.close()
 

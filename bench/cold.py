@@ -49,6 +49,7 @@ FUNCTION_NAME = "items-api-bench"
 # What the stack sets on the function (infrastructure/api.py), tracing left on.
 STACK_ENVIRONMENT = {
     "ITEMS_TABLE_NAME": "items-cold",
+    "ITEMS_TABLE_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/items-cold/stream/x",
     "IDEMPOTENCY_TABLE_NAME": "items-idempotency-cold",
     "ASSETS_BUCKET_NAME": "items-assets-cold",
     "CORS_ALLOW_ORIGIN": "https://items.example.com",
@@ -227,7 +228,7 @@ def lambda_layout(peers: Sequence[GeneratedApp]) -> Iterator[Layout]:
             get.write_text(json.dumps(get_event(item_id)))
             bare = {
                 "TableName": STACK_ENVIRONMENT["ITEMS_TABLE_NAME"],
-                "Key": {"id": {"S": item_id}},
+                "Key": {"id": {"S": item_id}, "sk": {"S": "item"}},
                 "ConsistentRead": True,
             }
             for function in functions.values():

@@ -44,12 +44,20 @@ def to_json(item):
     return json.dumps(item, default=_number, separators=(",", ":"))
 
 
+# The item record's key, and the attributes that put it into both listing indexes (the shapes
+# chalicelib/items/ writes: the same index work on every create).
+INTERNAL = ("sk", "all_shard", "status_shard", "created_key")
+
+
 def get(item_id):
-    response = client.get_item(TableName=TABLE, Key={"id": {"S": item_id}}, ConsistentRead=True)
+    response = client.get_item(
+        TableName=TABLE, Key={"id": {"S": item_id}, "sk": {"S": "item"}}, ConsistentRead=True
+    )
     if "Item" not in response:
         return None
-    record = {k: _deserializer.deserialize(v) for k, v in response["Item"].items()}
-    record.pop("attachments", None)
+    record = {
+        k: _deserializer.deserialize(v) for k, v in response["Item"].items() if k not in INTERNAL
+    }
     record["version"] = int(record["version"])
     return record
 
@@ -67,9 +75,16 @@ def create(fields):
         "updated_at": now.replace("+00:00", "Z"),
         "version": 1,
     }
+    shard = int(item["id"][:8], 16) % 16
+    internal = {
+        "sk": "item",
+        "all_shard": f"all#{shard}",
+        "status_shard": f"{item['status']}#{shard}",
+        "created_key": f"{item['created_at']}#{item['id']}",
+    }
     client.put_item(
         TableName=TABLE,
-        Item={k: _serializer.serialize(v) for k, v in item.items()} | {"attachments": {"M": {}}},
+        Item={k: _serializer.serialize(v) for k, v in (item | internal).items()},
         ConditionExpression="attribute_not_exists(#id)",
         ExpressionAttributeNames={"#id": "id"},
     )

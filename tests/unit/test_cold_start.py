@@ -72,11 +72,11 @@ _FRESH_GET = textwrap.dedent(
         dynamodb.create_table(**ITEMS_TABLE.create_table_kwargs(sys.argv[1]))
         item_id = "6f1b3d2e-8c4a-4e5f-9a7b-1c2d3e4f5a6b"
         dynamodb.put_item(TableName=sys.argv[1], Item={
-            "id": {"S": item_id}, "name": {"S": "cold"}, "description": {"S": ""},
+            "id": {"S": item_id}, "sk": {"S": "item"}, "name": {"S": "cold"},
+            "description": {"S": ""},
             "status": {"S": "active"}, "tags": {"L": []}, "attributes": {"M": {}},
             "created_at": {"S": "2026-01-01T00:00:00.000Z"},
             "updated_at": {"S": "2026-01-01T00:00:00.000Z"}, "version": {"N": "1"},
-            "attachments": {"M": {}},
         })
         before = set(sys.modules)
 

@@ -50,6 +50,7 @@ def our_project() -> Iterator[Path]:
 # What the function's environment holds at import (the stack sets these; see settings.py).
 FUNCTION_ENVIRONMENT = {
     "ITEMS_TABLE_NAME": "items",
+    "ITEMS_TABLE_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/items/stream/x",
     "IDEMPOTENCY_TABLE_NAME": "items-idempotency",
     "ASSETS_BUCKET_NAME": "items-assets",
     "CORS_ALLOW_ORIGIN": "https://items.example.com",

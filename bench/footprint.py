@@ -87,7 +87,9 @@ def package_bytes(project: Path, stage: str | None) -> int:
             [*command, out],
             check=True,
             capture_output=True,
-            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+            # The app reads its import-time settings (CORS origin, the items stream) when
+            # chalice package imports it.
+            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **FUNCTION_ENVIRONMENT},
         )
         deployment = Path(out) / "deployment.zip"
         with zipfile.ZipFile(deployment) as archive:

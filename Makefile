@@ -25,7 +25,8 @@ NODE_BIN := node_modules/.bin
 # The base branch of `make api-diff` (default: origin/main, else main).
 BASE_REF ?=
 
-.PHONY: run test lint synth bootstrap deploy bench clean venv screenshots node openapi api-diff
+.PHONY: run test lint synth bootstrap deploy bytecode bench bench-peers clean venv screenshots node \
+	openapi api-diff
 
 venv: $(STAMP)
 
@@ -85,7 +86,7 @@ $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)
 
 ## synth: the templates of the stage (ItemsApi-$(STAGE)) and of the account stack (ItemsApi-account)
 ## in infrastructure/cdk.out/ (no AWS credentials needed)
-synth: $(STAMP)
+synth: $(STAMP) bytecode
 	rm -rf infrastructure/cdk.out
 	cd infrastructure && $(CDK) synth --quiet $(CDK_ARGS)
 	rm -rf infrastructure/chalice.out chalice.out
@@ -98,15 +99,25 @@ bootstrap: $(STAMP)
 	rm -rf infrastructure/chalice.out chalice.out
 
 ## deploy: synth and deploy the stage's stack ItemsApi-$(STAGE) (after `make bootstrap`)
-deploy: $(STAMP)
+deploy: $(STAMP) bytecode
 	cd infrastructure && $(CDK) deploy ItemsApi-$(STAGE) $(CDK_ARGS) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out
 
-## bench: DynamoDB requests per operation, cold import, package size, warm overhead, items
-## examined per page, `make test`'s wall time -> bench/results.json (BENCH_FLAGS=--skip-suite
-## keeps the last suite time)
+# The package's bytecode for the Lambda runtime in vendor/ (chalice package ships it; /var/task
+# is read-only, so otherwise every cold start compiles the app again).
+bytecode: $(STAMP)
+	$(BIN)/python -m localdev.lambda_layout bytecode
+
+## bench: DynamoDB requests per operation, cold import, package size, cold first requests and
+## peak RSS in the Lambda layout, warm overhead, items examined per page, `make test`'s wall
+## time -> bench/results.json (BENCH_FLAGS=--skip-suite keeps the last suite time)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
+## bench-peers: ours beside a Powertools resolver app, a FastAPI + Mangum app and a plain
+## handler (generated in a temporary directory), cold and warm, in the Lambda layout
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.peers
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out
+	rm -rf $(VENV) node_modules .lambda-runtime vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

@@ -7,12 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import ConflictError, PreconditionFailedError
-from chalicelib.items.models import (
-    apply_attributes_patch,
-    patch_needs_stored_attributes,
-    validate_patch,
-    validate_write,
-)
 from chalicelib.items.repository import ItemRepository
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
@@ -34,6 +28,10 @@ class ItemService:
         self._clock = clock
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        # The models (pydantic) are imported by the first write: reads never validate a body,
+        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.models import validate_write
+
         return self.repository.create(validate_write(body))
 
     def get(self, item_id: str) -> dict[str, Any]:
@@ -47,6 +45,8 @@ class ItemService:
     def replace(
         self, item_id: str, body: dict[str, Any], expected_version: int | None
     ) -> dict[str, Any]:
+        from chalicelib.items.models import validate_write
+
         return self.repository.update(item_id, validate_write(body), expected_version)
 
     def patch(
@@ -60,6 +60,12 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
+        from chalicelib.items.models import (
+            apply_attributes_patch,
+            patch_needs_stored_attributes,
+            validate_patch,
+        )
+
         changes = validate_patch(patch)
         if not patch_needs_stored_attributes(changes):
             return self.repository.update(item_id, changes, expected_version)

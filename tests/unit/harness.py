@@ -129,7 +129,7 @@ class InProcessApi:
         """The botocore client the app uses for ``service`` (building the services first)."""
         from chalicelib import container
 
-        container.get_services()
+        container.get_services().clients.get(service)  # each client is created on first use
         return self.clients[service]
 
 

@@ -174,10 +174,14 @@ ATTACHMENTS_PREFIX = "attachments/"
 
 # -- event sources (what the stack wires, and what `make run` feeds the same way) --------------
 
-# The item cleanup function gets only the removals from the items table's stream, in batches;
-# Lambda's event filtering (and the local feeder) drop every other record before it is invoked.
+# The item cleanup function gets only the removals of item and attachment records from the
+# items table's stream, in batches; Lambda's event filtering (and the local feeder) drop every
+# other record (writes, and the filter entries the cleanup itself removes) before it is invoked.
 ITEM_CHANGES_BATCH_SIZE = 25
-ITEM_CHANGES_FILTER: dict[str, Any] = {"eventName": ["REMOVE"]}
+ITEM_CHANGES_FILTER: dict[str, Any] = {
+    "eventName": ["REMOVE"],
+    "dynamodb": {"Keys": {"sk": {"S": [ITEM_RECORD, {"prefix": ATTACHMENT_RECORD_PREFIX}]}}},
+}
 # Lambda retries a failing batch this often (halving it each time), then hands the records to
 # the dead-letter queue.
 ITEM_CHANGES_MAX_RETRIES = 5

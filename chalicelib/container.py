@@ -11,6 +11,7 @@ from chalicelib.attachments.service import AttachmentService
 from chalicelib.attachments.storage import FileStorage
 from chalicelib.aws import create_client
 from chalicelib.cursors import CursorCodec
+from chalicelib.health import DependencyHealth
 from chalicelib.items.idempotency import IdempotentCreates
 from chalicelib.items.repository import ItemRepository
 from chalicelib.items.service import ItemService
@@ -25,6 +26,7 @@ class Services:
     attachments: AttachmentService
     files: FileStorage
     idempotency: IdempotentCreates
+    health: DependencyHealth
 
 
 def build_services(settings: Settings) -> Services:
@@ -49,6 +51,7 @@ def build_services(settings: Settings) -> Services:
         attachments=attachments,
         files=files,
         idempotency=IdempotentCreates(dynamodb, settings.idempotency_table_name),
+        health=DependencyHealth({"dynamodb": items.repository.ping, "s3": files.ping}),
     )
 
 

@@ -1,8 +1,9 @@
 """The live-server harness of the integration tests: one moto server and one
-``chalice local --no-autoreload`` per test session, both real processes on free ports.
-``chalice local`` replaces its environment with the stage's, so it runs on a temporary project
-directory (symlinks to the sources) whose `.chalice/config.json` points the ``local`` stage at
-this session's emulator. The ``live`` fixture is in ``tests/integration/conftest.py``.
+``chalice local --no-autoreload`` per test session, both real processes on free ports, started
+as `make run` starts them (``localdev``: they die with the test session, whatever ends it, and
+the server takes a burst of 64 clients). ``chalice local`` sets the stage's environment over its
+own, so it runs on a staged project (``localdev.project``) whose local stage points at this
+session's emulator. The ``live`` fixture is in ``tests/integration/conftest.py``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 import boto3
 import requests
 
+from localdev import chalice_local, guard
 from localdev.emulator import (
-    CHALICE_CONFIG,
     FAKE_CREDENTIALS,
     PROJECT_DIR,
     bootstrap,
@@ -33,9 +34,9 @@ from localdev.emulator import (
     wait_for_http,
     with_emulator_port,
 )
+from localdev.project import stage_project
 
 API_KEY = "integration-test-key"
-SOURCES = ("app.py", "chalicelib", "requirements.txt")
 
 
 @dataclass
@@ -138,32 +139,15 @@ def live_api() -> LiveApi:
     live.processes.append(start_moto_server(moto_port, workdir / "moto.log"))
     bootstrap(environment)
 
-    project = workdir / "project"
-    (project / ".chalice").mkdir(parents=True)
-    for name in SOURCES:
-        (project / name).symlink_to(PROJECT_DIR / name)
-    config = json.loads(CHALICE_CONFIG.read_text())
-    config["stages"]["local"]["environment_variables"] = environment
-    (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
-
+    project = stage_project(workdir / "project", environment)
     api_port = free_port()
     with (workdir / "chalice.log").open("ab") as log:
         api = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "chalice"),
-                "--project-dir",
-                str(project),
-                "local",
-                "--no-autoreload",
-                "--stage",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-            ],
-            cwd=workdir,
-            env=process_environment({"LOCAL_API_KEY": API_KEY}),
+            chalice_local.command(project, api_port, autoreload=False),
+            cwd=project,
+            env=guard.child_environment(
+                process_environment({"LOCAL_API_KEY": API_KEY, "PYTHONPATH": str(PROJECT_DIR)})
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

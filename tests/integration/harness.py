@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import atexit
 import functools
+import http.client
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import requests
@@ -178,3 +182,31 @@ def upload(created: dict[str, Any], data: bytes, content_type: str) -> requests.
         files=[*((k, (None, v)) for k, v in fields), ("file", ("x", data, content_type))],
         timeout=30,
     )
+
+
+def burst(url: str, body: bytes, headers: dict[str, str], clients: int) -> Counter[str]:
+    """``clients`` clients that connect at the same moment, each on its own connection, and POST
+    once: the outcome of each (a status code, or the exception it met)."""
+    parts = urlsplit(url)
+    start = threading.Barrier(clients)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def client() -> None:
+        start.wait()
+        try:
+            connection = http.client.HTTPConnection(parts.netloc, timeout=60)
+            connection.request("POST", parts.path, body=body, headers=headers)
+            outcome = str(connection.getresponse().status)
+            connection.close()
+        except OSError as exc:
+            outcome = type(exc).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

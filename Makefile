@@ -15,7 +15,7 @@ CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench clean venv screenshots
+.PHONY: run test smoke lint synth deploy bench clean venv screenshots
 
 venv: $(STAMP)
 
@@ -26,8 +26,18 @@ $(STAMP): requirements.txt requirements-layer.txt requirements-dev.txt
 	touch $(STAMP)
 
 ## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 + the web console on http://127.0.0.1:8001 (Ctrl-C stops all)
+## (ports: API_PORT=8000 CONSOLE_PORT=8001 EMULATOR_PORT=5055)
 run: $(STAMP)
 	$(BIN)/python -m localdev.run
+
+## smoke: black-box checks of a running API over HTTP, e.g. after a deploy:
+## make smoke BASE_URL=https://<id>.execute-api.<region>.amazonaws.com/api API_KEY=<key>
+## (no AWS credentials needed; its data is tagged and deleted afterwards)
+smoke: $(STAMP)
+	@test -n "$(BASE_URL)" -a -n "$(API_KEY)" || \
+		{ echo "usage: make smoke BASE_URL=<the API's URL> API_KEY=<an API key of it>"; exit 2; }
+	@SMOKE_BASE_URL="$(BASE_URL)" SMOKE_API_KEY="$(API_KEY)" \
+		$(BIN)/pytest tests/smoke -v --no-header -p no:cacheprovider
 
 ## lint: ruff and mypy (strict)
 lint: $(STAMP)

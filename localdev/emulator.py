@@ -71,7 +71,7 @@ def start_moto_server(port: int, log_path: Path | None = None) -> subprocess.Pop
 
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        guard.module_command("moto.server", "-H", "127.0.0.1", "-p", str(port)),
+        guard.module_command("localdev.moto_server", "-H", "127.0.0.1", "-p", str(port)),
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=PROJECT_DIR,  # where `-m localdev.guard` is found

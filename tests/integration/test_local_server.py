@@ -6,6 +6,8 @@ the console open in several tabs need it to take a burst of 64."""
 from __future__ import annotations
 
 import subprocess
+import threading
+import uuid
 
 import pytest
 
@@ -33,3 +35,46 @@ def test_64_racing_clients_all_get_an_answer(live: LiveApi) -> None:
     for _ in range(3):  # more than one burst: the first does not warm anything up
         outcomes = burst(f"{live.url}/items", b'{"name": "burst"}', headers, BURST)
         assert outcomes == {"201": BURST}
+
+
+def test_the_emulator_applies_concurrent_conditional_writes_one_at_a_time(live: LiveApi) -> None:
+    """As DynamoDB does: of concurrent updates conditioned on one version, exactly one writes.
+    moto's own server let several through (see ``localdev.moto_server``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dynamodb = live.aws("dynamodb")
+    table = f"emulator-race-{uuid.uuid4().hex}"  # its own table: the items' schema may change
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    clients, rounds = 16, 10
+    start = threading.Barrier(clients)
+
+    def update(key: str) -> bool:
+        start.wait(timeout=30)
+        try:
+            dynamodb.update_item(
+                TableName=table,
+                Key={"k": {"S": key}},
+                UpdateExpression="SET version = :next",
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": "1"}, ":next": {"N": "2"}},
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    winners = []
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            for n in range(rounds):
+                item = {"k": {"S": f"key-{n}"}, "version": {"N": "1"}}
+                dynamodb.put_item(TableName=table, Item=item)
+                winners.append(sum(pool.map(update, [f"key-{n}"] * clients)))
+    finally:
+        dynamodb.delete_table(TableName=table)
+
+    assert winners == [1] * rounds

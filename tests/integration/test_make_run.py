@@ -38,7 +38,7 @@ def what_runs(tree: dict[int, str]) -> Counter[str]:
     """How many of each server runs in ``tree``."""
     kinds: Counter[str] = Counter()
     for line in tree.values():
-        for kind in ("moto.server", "localdev.chalice_local"):
+        for kind in ("localdev.moto_server", "localdev.chalice_local"):
             if kind in line:
                 kinds[kind] += 1
     return kinds
@@ -50,7 +50,7 @@ def test_sigkill_of_make_runs_entry_point_leaves_nothing_behind(tmp_path: Path) 
     with started(entry_point(), tmp_path / "run.log") as run:
         tree = descendants(run.process.pid)
         # moto; chalice local's reloader and its worker
-        assert what_runs(tree) == {"moto.server": 1, "localdev.chalice_local": 2}, tree
+        assert what_runs(tree) == {"localdev.moto_server": 1, "localdev.chalice_local": 2}, tree
 
         run.process.send_signal(signal.SIGKILL)
         run.process.wait()
@@ -77,7 +77,7 @@ def test_sigkill_of_make_run_leaves_nothing_behind(tmp_path: Path) -> None:
     with started(command, tmp_path / "make-run.log") as run:
         tree = descendants(run.process.pid)
         assert any("localdev.run" in line for line in tree.values()), tree
-        assert what_runs(tree) == {"moto.server": 1, "localdev.chalice_local": 2}, tree
+        assert what_runs(tree) == {"localdev.moto_server": 1, "localdev.chalice_local": 2}, tree
 
         run.process.send_signal(signal.SIGKILL)
         run.process.wait()

@@ -17,6 +17,7 @@ from chalicelib.attachments.models import AttachmentCreate, AttachmentPublic
 from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS
 from chalicelib.items.models import ItemPublic, ItemWrite
 from chalicelib.jsonio import MAX_BODY_BYTES
+from chalicelib.openapi_metadata import add_metadata
 from chalicelib.routes.web import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES
 
 REF = "#/components/schemas/{model}"
@@ -311,7 +312,7 @@ def build_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), spec in OPERATIONS.items():
         paths.setdefault(path, {})[method.lower()] = _operation(path, method, spec)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Items API",
@@ -325,3 +326,4 @@ def build_document() -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
         },
     }
+    return add_metadata(document)

@@ -28,6 +28,7 @@ from localdev.emulator import (
     local_stage_environment,
     port_in_use,
     process_environment,
+    start_event_feeder,
     start_moto_server,
     with_emulator_port,
 )
@@ -104,6 +105,10 @@ def main() -> int:
         children.append(start_moto_server(ports.emulator, run_dir / "moto.log"))
         bootstrap(environment)
         print(f"tables and bucket ready (emulator log: {run_dir / 'moto.log'})")
+        # The stack's event sources, played locally: the items table's stream, S3's upload
+        # events, DynamoDB's time to live (see localdev/events.py).
+        children.append(start_event_feeder(environment, run_dir / "events.log"))
+        print(f"event feeder running (log: {run_dir / 'events.log'})")
         project = stage_project(run_dir / "project", environment)
         api_url = f"http://127.0.0.1:{ports.api}"
         # The console's config.json is served from memory: writing it into web/ would make

@@ -215,9 +215,11 @@ def upload(created: dict[str, Any], data: bytes, content_type: str) -> requests.
     )
 
 
-def burst(url: str, body: bytes, headers: dict[str, str], clients: int) -> Counter[str]:
-    """``clients`` clients that connect at the same moment, each on its own connection, and POST
-    once: the outcome of each (a status code, or the exception it met)."""
+def burst(
+    url: str, clients: int, *, method: str = "GET", body: bytes | None = None
+) -> Counter[str]:
+    """``clients`` clients that connect at the same moment, each on its own connection, and send
+    one request: the outcome of each (a status code, or the exception it met)."""
     parts = urlsplit(url)
     start = threading.Barrier(clients)
     outcomes: Counter[str] = Counter()
@@ -227,7 +229,7 @@ def burst(url: str, body: bytes, headers: dict[str, str], clients: int) -> Count
         start.wait()
         try:
             connection = http.client.HTTPConnection(parts.netloc, timeout=60)
-            connection.request("POST", parts.path, body=body, headers=headers)
+            connection.request(method, parts.path, body=body)
             outcome = str(connection.getresponse().status)
             connection.close()
         except OSError as exc:

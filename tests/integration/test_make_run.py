@@ -32,13 +32,16 @@ from tests.integration.processes import (
 
 pytestmark = pytest.mark.integration
 BURST = 64
+KINDS = ("localdev.moto_server", "localdev.events", "localdev.chalice_local")
+# moto, the event feeder, chalice local's reloader and the worker it serves from
+EVERY_SERVER = {"localdev.moto_server": 1, "localdev.events": 1, "localdev.chalice_local": 2}
 
 
 def what_runs(tree: dict[int, str]) -> Counter[str]:
     """How many of each server runs in ``tree``."""
     kinds: Counter[str] = Counter()
     for line in tree.values():
-        for kind in ("localdev.moto_server", "localdev.chalice_local"):
+        for kind in KINDS:
             if kind in line:
                 kinds[kind] += 1
     return kinds
@@ -46,11 +49,11 @@ def what_runs(tree: dict[int, str]) -> Counter[str]:
 
 def test_sigkill_of_make_runs_entry_point_leaves_nothing_behind(tmp_path: Path) -> None:
     """SIGKILL gives ``localdev.run`` no chance to clean up: its children must go by
-    themselves (moto, chalice local's reloader and the worker it serves from)."""
+    themselves (moto, the event feeder, chalice local's reloader and the worker it serves
+    from)."""
     with started(entry_point(), tmp_path / "run.log") as run:
         tree = descendants(run.process.pid)
-        # moto; chalice local's reloader and its worker
-        assert what_runs(tree) == {"localdev.moto_server": 1, "localdev.chalice_local": 2}, tree
+        assert what_runs(tree) == EVERY_SERVER, tree
 
         run.process.send_signal(signal.SIGKILL)
         run.process.wait()
@@ -77,7 +80,7 @@ def test_sigkill_of_make_run_leaves_nothing_behind(tmp_path: Path) -> None:
     with started(command, tmp_path / "make-run.log") as run:
         tree = descendants(run.process.pid)
         assert any("localdev.run" in line for line in tree.values()), tree
-        assert what_runs(tree) == {"localdev.moto_server": 1, "localdev.chalice_local": 2}, tree
+        assert what_runs(tree) == EVERY_SERVER, tree
 
         run.process.send_signal(signal.SIGKILL)
         run.process.wait()

@@ -97,7 +97,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_headers=("ETag", "Location"),
     ),
     ("/items", "GET"): Operation(
-        "List items", 200, "ItemPage", errors=(400, 429, 503), query=("limit", "cursor", "status")
+        "List items",
+        200,
+        "ItemPage",
+        errors=(400, 429, 503),
+        query=("limit", "cursor", "status", "tag", "name_prefix"),
     ),
     (ITEM, "GET"): Operation(
         "Get an item", 200, "ItemPublic", errors=(404, 429, 503), success_headers=("ETag",)
@@ -178,6 +182,16 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "minLength": 1},
     },
     "status": {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
+    "tag": {
+        "name": "tag",
+        "in": "query",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 50},
+    },
+    "name_prefix": {
+        "name": "name_prefix",
+        "in": "query",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
     "If-Match": {
         "name": "If-Match",
         "in": "header",

@@ -42,6 +42,9 @@ DEFAULT_DEPLOYMENT_TYPE = {"dev": "AllAtOnce", "prod": "Canary10Percent5Minutes"
 # SnapStart supports Python from 3.12 (Lambda Developer Guide, "Improving startup performance
 # with Lambda SnapStart", supported runtimes).
 SNAP_START_MIN_PYTHON = (3, 12)
+# The commercial regions the same guide lists as without SnapStart (Asia Pacific: New Zealand,
+# Taipei).
+SNAP_START_UNSUPPORTED_REGIONS = frozenset({"ap-southeast-6", "ap-east-2"})
 SERVICE_NAME = "items-api"
 METRICS_NAMESPACE = "ItemsApi"
 
@@ -131,7 +134,7 @@ class DeploymentSettings:
             quota_limit_per_day=number("quotaLimitPerDay"),
             waf_rate_limit_per_5min=number("wafRateLimitPer5Min"),
             log_retention_days=number("logRetentionDays"),
-            **_release_options(get, stage),
+            **_release_options(get, stage, region),
         )
         settings.check_capacity()
         return settings
@@ -158,7 +161,7 @@ class DeploymentSettings:
                 )
 
 
-def _release_options(get: Any, stage: str) -> dict[str, Any]:
+def _release_options(get: Any, stage: str, region: str) -> dict[str, Any]:
     """How the API handler's alias is moved and warmed: deploymentPreference, snapStart and
     provisionedConcurrency (the two cold-start options exclude each other)."""
     deployment_type = (
@@ -183,13 +186,26 @@ def _release_options(get: Any, stage: str) -> dict[str, Any]:
             "context snapStart and provisionedConcurrency exclude each other (Lambda does not "
             "support SnapStart with provisioned concurrency): set one of them"
         )
-    if snap_start and runtime_python(LAMBDA_RUNTIME) < SNAP_START_MIN_PYTHON:
-        raise ValueError(f"context snapStart needs python3.12 or later, not {LAMBDA_RUNTIME}")
+    if snap_start:
+        check_snap_start(LAMBDA_RUNTIME, region)
     return {
         "deployment_type": deployment_type,
         "snap_start": snap_start,
         "provisioned_concurrency": concurrency or None,
     }
+
+
+def check_snap_start(runtime: str, region: str) -> None:
+    """Refuse what Lambda would refuse at deploy time for SnapStart on this runtime and region.
+
+    The other limits (no provisioned concurrency, no EFS, at most 512 MB of ephemeral storage)
+    are the stack's: provisioned concurrency is refused above, and the functions mount no file
+    system and keep the default /tmp (tests/infrastructure/test_release.py pins both).
+    """
+    if not runtime.startswith("python") or runtime_python(runtime) < SNAP_START_MIN_PYTHON:
+        raise ValueError(f"context snapStart needs python3.12 or later, not {runtime}")
+    if region in SNAP_START_UNSUPPORTED_REGIONS:
+        raise ValueError(f"context snapStart: Lambda offers no SnapStart in {region}")
 
 
 def runtime_python(runtime: str) -> tuple[int, int]:

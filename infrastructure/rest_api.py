@@ -11,7 +11,7 @@ from aws_cdk import aws_sam as sam
 from constructs import Construct
 
 from infrastructure.config import API_STAGE
-from infrastructure.functions import FUNCTION_ID, REST_API_ID
+from infrastructure.functions import FUNCTION_ID, REST_API_ID, alias_arn
 from infrastructure.nag import acknowledge, checkov_skip
 
 # The stage resource SAM creates from the API: things bound to the stage must wait for it, or the
@@ -125,7 +125,7 @@ def integrate_with_alias(api: sam.CfnApi, function_id: str) -> None:
     """Point every integration Chalice made with the function at its ``live`` alias instead.
 
     Chalice's Swagger invokes ``${<function>.Arn}`` (the unpublished $LATEST), which CodeDeploy
-    never moves; ``${<function>.Alias}`` is the alias SAM creates (AutoPublishAlias).
+    never moves; ``<function>.Alias`` is the alias SAM creates (AutoPublishAlias).
     """
     body = api.definition_body
     assert isinstance(body, dict)
@@ -140,9 +140,18 @@ def integrate_with_alias(api: sam.CfnApi, function_id: str) -> None:
                 continue
             # Dots in a path ("/openapi.json") are escaped: the override path splits on them.
             escaped = path.replace(".", "\\.")
+            # The alias as a variable of the Sub, not ``${<function>.Alias}`` in its string:
+            # SAM resolves both, but a linter reading the string takes ``.Alias`` for an
+            # attribute of the function (cfn-lint E1019), whereas ``Ref <function>.Alias`` is
+            # the documented form.
             api.add_property_override(
                 f"DefinitionBody.paths.{escaped}.{method}.x-amazon-apigateway-integration.uri",
-                {"Fn::Sub": uri["Fn::Sub"].replace(chalice_uri, f"${{{function_id}.Alias}}")},
+                {
+                    "Fn::Sub": [
+                        uri["Fn::Sub"].replace(chalice_uri, "${LiveAlias}"),
+                        {"LiveAlias": alias_arn(function_id)},
+                    ]
+                },
             )
             rewritten += 1
     if not rewritten:

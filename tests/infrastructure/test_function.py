@@ -24,7 +24,6 @@ from infrastructure.functions import (
     CLEANUP_ID,
     FUNCTION_ID,
     UPLOADS_ID,
-    alias_arn,
     powertools_layer_parameter,
 )
 from tests.infrastructure.conftest import (
@@ -354,7 +353,7 @@ def test_new_attachment_files_of_that_bucket_go_to_the_upload_confirmation(
     assert rule["EventPattern"] == uploads_event_pattern(bucket_ref)
     (target,) = rule["Targets"]
     # The live alias (a published version with its configuration), not $LATEST.
-    assert target["Arn"] == alias_arn(UPLOADS_ID)
+    assert target["Arn"] == {"Ref": f"{UPLOADS_ID}.Alias"}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     # The presigned POST lives 15 minutes; events must outlive an outage well beyond that.
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600
@@ -365,7 +364,7 @@ def test_eventbridge_may_invoke_the_confirmation_for_that_rule_only(forms: Forms
     qualified by the alias (Lambda API, AddPermission: a qualifier restricts access to a single
     version or alias), so neither $LATEST nor a retained old version is reachable through it."""
     for template, confirmer in (
-        (forms.raw, alias_arn(UPLOADS_ID)),
+        (forms.raw, {"Ref": f"{UPLOADS_ID}.Alias"}),
         (forms.expanded, {"Ref": forms.expanded.live_alias(UPLOADS_ID)}),
     ):
         rule_id = next(

@@ -19,7 +19,7 @@ from infrastructure.config import (
     SNAP_START_MIN_PYTHON,
     runtime_python,
 )
-from infrastructure.functions import CLEANUP_ID, FUNCTION_ID, UPLOADS_ID, alias_arn
+from infrastructure.functions import CLEANUP_ID, FUNCTION_ID, UPLOADS_ID
 from tests.infrastructure.conftest import (
     Forms,
     Synthesized,
@@ -106,7 +106,7 @@ def test_api_gateway_invokes_the_api_handlers_alias_on_every_route(forms: Forms)
     """Chalice's Swagger invokes ``${APIHandler.Arn}`` ($LATEST), which CodeDeploy never moves:
     every proxy integration must name the alias instead, before and after the transform."""
     for template, alias in (
-        (forms.raw, alias_arn(FUNCTION_ID)),
+        (forms.raw, {"Ref": f"{FUNCTION_ID}.Alias"}),
         (forms.expanded, {"Ref": forms.expanded.live_alias()}),
     ):
         uris = _proxy_integrations(template)
@@ -122,7 +122,7 @@ def test_api_gateways_invoke_permission_is_for_the_alias(forms: Forms) -> None:
     """API Gateway calls the alias ARN; its permission is qualified by that alias (Lambda API,
     AddPermission), and limited to this API (SourceArn)."""
     for template, alias in (
-        (forms.raw, alias_arn(FUNCTION_ID)),
+        (forms.raw, {"Ref": f"{FUNCTION_ID}.Alias"}),
         (forms.expanded, {"Ref": forms.expanded.live_alias()}),
     ):
         (permission,) = [

@@ -58,6 +58,10 @@ STORAGE = "storage"
 # BatchGetItem may leave keys unprocessed when throttled; ask for them once more (each attempt
 # may take the SDK's worst case, and a listing page must answer inside the Lambda timeout).
 BATCH_GET_ATTEMPTS = 2
+# How many rounds of the listing a page may read to fill itself when entries turn out not to
+# match (a name prefix longer than the indexed one, or entries not yet cleaned up): each round
+# costs about a page, and a page that is still short after them carries its next_cursor.
+FILL_ROUNDS = 4
 
 _ID = ITEMS_TABLE.partition_key.name
 _SK = ITEMS_TABLE.sort_key.name if ITEMS_TABLE.sort_key else "sk"
@@ -392,7 +396,10 @@ class ItemRepository:
         without a status) are queried in parallel and merged (``listing.merge_page``); the
         page's items are then read with one eventually consistent ``BatchGetItem``, as an
         index is eventually consistent anyway. An item the index still lists but that no longer
-        belongs there (deleted, another status, another name or tags) is left out.
+        belongs there (deleted, another status, another name or tags), or whose name only shares
+        the indexed first characters of a longer prefix, is left out, and the listing is read on
+        (at most ``FILL_ROUNDS`` rounds) so that a page comes back full whenever the listing
+        holds enough matches within that reach.
         """
         streams = self._streams(status, listing_filter)
         scope = listing_scope(status, listing_filter)
@@ -415,19 +422,25 @@ class ItemRepository:
             keys = [entry["created_key"]["S"] for entry in response.get("Items", [])]
             return keys, "LastEvaluatedKey" in response
 
-        page = merge_page(
-            query_stream, positions, limit, run_in_parallel=telemetry.with_trace_context
-        )
-        items = [
-            item
-            for item in self._read_many([item_id_of(key) for key in page.keys])
-            if (status is None or item["status"] == status)
-            and (listing_filter is None or listing_filter.matches(item))
-        ]
+        items: list[dict[str, Any]] = []
+        for _ in range(FILL_ROUNDS):
+            page = merge_page(
+                query_stream,
+                positions,
+                limit - len(items),
+                run_in_parallel=telemetry.with_trace_context,
+            )
+            items += [
+                item
+                for item in self._read_many([item_id_of(key) for key in page.keys])
+                if (status is None or item["status"] == status)
+                and (listing_filter is None or listing_filter.matches(item))
+            ]
+            positions = page.positions
+            if len(items) >= limit or not page.has_more:
+                break
         next_cursor = (
-            self._cursors.encode(scope, {"p": pack_positions(page.positions)})
-            if page.has_more
-            else None
+            self._cursors.encode(scope, {"p": pack_positions(positions)}) if page.has_more else None
         )
         return items, next_cursor
 

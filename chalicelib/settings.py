@@ -19,6 +19,10 @@ LOCAL_API_KEY = "LOCAL_API_KEY"
 MAX_ATTACHMENT_BYTES = "MAX_ATTACHMENT_BYTES"
 ALLOWED_CONTENT_TYPES = "ALLOWED_CONTENT_TYPES"
 
+# The deployed function's timeout (infrastructure/config.py's LAMBDA_TIMEOUT_S, a test keeps them
+# equal): what locally stands in for a Lambda invocation's remaining time.
+FUNCTION_TIMEOUT_SECONDS = 20
+
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 DEFAULT_ALLOWED_CONTENT_TYPES = (
     "image/png",

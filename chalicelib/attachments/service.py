@@ -16,11 +16,19 @@ from chalicelib.attachments.repository import AttachmentRepository
 from chalicelib.attachments.storage import FileStorage
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError
-from chalicelib.items.repository import is_item_id
+from chalicelib.items.repository import is_item_id, missing_item
+from chalicelib.text import shown
 from chalicelib.timestamps import utc_now
 
 UPLOAD_EXPIRES_SECONDS = 15 * 60
 DOWNLOAD_EXPIRES_SECONDS = 5 * 60
+
+
+def missing_attachment(item_id: str, attachment_id: str) -> NotFoundError:
+    """The 404 of an attachment (ids echoed only up to a bounded length, controls escaped)."""
+    return NotFoundError(
+        f"attachment {shown(attachment_id)} of item {shown(item_id)} does not exist"
+    )
 
 
 def _public(attachment_id: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +56,7 @@ class AttachmentService:
     def create(self, item_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Record an attachment and presign the S3 POST that uploads its file."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         request = validate_create(body, allowed_types=self._allowed, max_bytes=self._max_bytes)
         attachment_id = new_attachment_id()
         record = {
@@ -71,7 +79,7 @@ class AttachmentService:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of an item's attachments, oldest first, with upload times where known."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         scope = f"attachments:{item_id}"
         records = self._repository.all(item_id)
         ids = sorted(records)
@@ -95,7 +103,7 @@ class AttachmentService:
     def download_url(self, item_id: str, attachment_id: str) -> str:
         """A short-lived presigned GET of the file (404 until it has been uploaded)."""
         if not is_item_id(item_id) or not is_attachment_id(attachment_id):
-            raise NotFoundError(f"attachment {attachment_id} of item {item_id} does not exist")
+            raise missing_attachment(item_id, attachment_id)
         record = self._repository.get(item_id, attachment_id)
         key = object_key(item_id, attachment_id)
         if not self._files.exists(key):
@@ -118,7 +126,7 @@ class AttachmentService:
         record, and the sweep removes it. Three AWS calls, as many as the slowest route makes.
         """
         if not is_item_id(item_id) or not is_attachment_id(attachment_id):
-            raise NotFoundError(f"attachment {attachment_id} of item {item_id} does not exist")
+            raise missing_attachment(item_id, attachment_id)
         key = object_key(item_id, attachment_id)
         self._files.delete(key)
         self._repository.remove(item_id, attachment_id)

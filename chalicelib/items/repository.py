@@ -18,10 +18,12 @@ from chalicelib.aws import error_code, translated_aws_errors
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, PreconditionFailedError
 from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ITEM_FIELDS, ITEMS_TABLE, STATUS_INDEX
+from chalicelib.text import shown
 from chalicelib.timestamps import utc_now
 
-UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+# Matched against the whole string (fullmatch): "$" would also match before a trailing newline.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 STORAGE = "storage"
 
 _ID = ITEMS_TABLE.partition_key.name
@@ -29,9 +31,14 @@ _PROJECTION = ", ".join(f"#{f}" for f in ITEM_FIELDS)
 _PROJECTION_NAMES = {f"#{f}": f for f in ITEM_FIELDS}
 
 
+def missing_item(item_id: str) -> NotFoundError:
+    """The 404 of an item id (echoed only up to a bounded length, controls escaped)."""
+    return NotFoundError(f"item {shown(item_id)} does not exist")
+
+
 def is_item_id(value: str) -> bool:
     """Whether ``value`` is an id this API could have assigned (lowercase UUID4)."""
-    return bool(UUID_PATTERN.match(value))
+    return UUID_PATTERN.fullmatch(value) is not None
 
 
 class ItemRepository:
@@ -74,7 +81,7 @@ class ItemRepository:
         """404 or 412 for a failed condition, from the item DynamoDB returned with the failure."""
         old = getattr(exc, "response", {}).get("Item")
         if not old:
-            return NotFoundError(f"item {item_id} does not exist")
+            return missing_item(item_id)
         stored = int(self._from_dynamo(old)["version"])
         return PreconditionFailedError(
             f"If-Match: item {item_id} is at version {stored}, not {expected_version}"
@@ -153,7 +160,7 @@ class ItemRepository:
 
     def _get_record(self, item_id: str, projection: str, names: dict[str, str]) -> dict[str, Any]:
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         with translated_aws_errors(STORAGE):
             response = self._client.get_item(
                 TableName=self._table,
@@ -163,7 +170,7 @@ class ItemRepository:
                 ExpressionAttributeNames=names,
             )
         if "Item" not in response:
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         return self._from_dynamo(response["Item"])
 
     def update(
@@ -171,7 +178,7 @@ class ItemRepository:
     ) -> dict[str, Any]:
         """Set the given client fields (all of them for PUT) in one conditional write."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         condition, values = self._write_condition(expected_version)
         names = {"#id": _ID, "#version": "version", "#updated_at": "updated_at"}
         assignments = ["#updated_at = :now"]
@@ -196,7 +203,7 @@ class ItemRepository:
     def delete(self, item_id: str, expected_version: int | None) -> dict[str, Any]:
         """Delete the item; returns everything it held (attachments included)."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         condition, values = self._write_condition(expected_version)
         kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
         response = self._conditional_write(
@@ -268,7 +275,7 @@ class ItemRepository:
                 set(key) == {_ID, "status", "created_at"}
                 and is_item_id(key[_ID])
                 and key["status"] == status
-                and bool(TIMESTAMP_PATTERN.match(key["created_at"]))
+                and TIMESTAMP_PATTERN.fullmatch(key["created_at"]) is not None
             )
 
         return check

@@ -21,7 +21,11 @@ from chalicelib.items.models import (
     validate_patch,
     validate_write,
 )
-from chalicelib.items.repository import ItemRepository, is_item_id
+from chalicelib.items.repository import ItemRepository, is_item_id, missing_item
+
+# The versions a conditional write may apply to (from If-Match); ``None``: any version. An
+# empty set matches no version: such a write is a 412 (a 404 when the item does not exist).
+Versions = frozenset[int]
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times, and only while
@@ -57,13 +61,41 @@ class ItemService:
     ) -> tuple[list[dict[str, Any]], str | None]:
         return self.repository.list(limit, cursor, status)
 
+    @staticmethod
+    def _existing_id(item_id: str) -> str:
+        """A malformed id is a 404 before anything else, without a request to DynamoDB."""
+        if not is_item_id(item_id):
+            raise missing_item(item_id)
+        return item_id
+
+    def _expected_version(self, item_id: str, expected: Versions | None) -> int | None:
+        """The one version a conditional write checks for.
+
+        One version (the usual If-Match) goes into the write's own condition. Several, or none
+        that can match, need the stored version first: one read, then the write is conditional
+        on the version read, so a write in between is still a 412, never overwritten.
+        """
+        if expected is None:
+            return None
+        if len(expected) == 1:
+            return next(iter(expected))
+        stored = int(self.repository.get(item_id)["version"])
+        if stored not in expected:
+            raise PreconditionFailedError(
+                f"If-Match: item {item_id} is at version {stored}, "
+                f'which no strong entity-tag of If-Match names ("{stored}")'
+            )
+        return stored
+
     def replace(
-        self, item_id: str, body: dict[str, Any], expected_version: int | None
+        self, item_id: str, body: dict[str, Any], expected: Versions | None
     ) -> dict[str, Any]:
-        return self.repository.update(item_id, validate_write(body), expected_version)
+        self._existing_id(item_id)
+        fields = validate_write(body)
+        return self.repository.update(item_id, fields, self._expected_version(item_id, expected))
 
     def patch(
-        self, item_id: str, patch: dict[str, Any], expected_version: int | None
+        self, item_id: str, patch: dict[str, Any], expected: Versions | None
     ) -> dict[str, Any]:
         """Apply an RFC 7396 merge patch.
 
@@ -73,7 +105,9 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
+        self._existing_id(item_id)
         changes = validate_patch(patch)
+        expected_version = self._expected_version(item_id, expected)
         if not patch_needs_stored_attributes(changes):
             return self.repository.update(item_id, changes, expected_version)
         started = self._clock()
@@ -97,7 +131,7 @@ class ItemService:
                     raise
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
-    def delete(self, item_id: str, expected_version: int | None) -> None:
+    def delete(self, item_id: str, expected: Versions | None) -> None:
         """Delete the item (one conditional request), then every file below its folder.
 
         The folder is swept even when no attachment is recorded, because a presigned upload may
@@ -105,7 +139,8 @@ class ItemService:
         failure is logged and counted; the retried DELETE (then a 404) sweeps again.
         """
         try:
-            self.repository.delete(item_id, expected_version)
+            self._existing_id(item_id)
+            self.repository.delete(item_id, self._expected_version(item_id, expected))
         except NotFoundError:
             if self._remove_files is not None and is_item_id(item_id):
                 with contextlib.suppress(ItemsApiError):

@@ -18,7 +18,17 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 STATUSES = ("active", "archived")
 
-_IF_MATCH = re.compile(r'^\s*(?:"(\d{1,15})"|(\d{1,15}))\s*$')
+# If-Match as RFC 9110 writes it: "*" or a list of entity-tags (empty list elements allowed),
+# each strong ("...") or weak (W/"..."); the contract also admits a bare integer, read as the
+# strong tag of those digits. One pattern, in the subset Python and ECMA-262 (JSON Schema) read
+# alike, is both the server's syntax check and the document's.
+_OWS = r"[ \t]*"
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_MEMBER = f"(?:{_ENTITY_TAG}|[0-9]+)"
+IF_MATCH_PATTERN = rf"^{_OWS}(?:\*|(?:,{_OWS})*{_MEMBER}(?:{_OWS},(?:{_OWS}{_MEMBER})?)*){_OWS}$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN[1:-1])
+_MEMBERS = re.compile(r'(W/)?"([^"]*)"|([0-9]+)')
+_VERSION = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def json_response(
@@ -52,16 +62,28 @@ def header(headers: Any, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """The version ``If-Match`` requires, ``None`` when absent or ``*`` (any stored version)."""
-    if value is None or value.strip() == "*":
+def parse_if_match(value: str | None) -> frozenset[int] | None:
+    """The versions ``If-Match`` lets a write apply to; ``None`` when absent or ``*``.
+
+    Strong comparison (RFC 9110, 8.8.3.2): only a strong tag whose text is exactly a version's
+    (``"1"``; not ``"01"``) names it, and a weak tag names nothing, so a list of only such tags is
+    valid and matches nothing (an empty set: the answer is 412, or 404 for a missing item).
+    """
+    if value is None:
         return None
-    match = _IF_MATCH.match(value)
-    if not match:
+    if _IF_MATCH.fullmatch(value) is None:
         raise ValidationError(
-            'If-Match: expected "<version>" (a quoted integer), a bare integer or *'
+            'If-Match: expected *, or a list of entity-tags ("<version>", W/"<tag>") or bare '
+            "integers"
         )
-    return int(match.group(1) or match.group(2))
+    if value.strip(" \t") == "*":
+        return None
+    versions = set()
+    for weak, opaque, bare in _MEMBERS.findall(value):
+        text = bare or opaque
+        if not weak and _VERSION.fullmatch(text):
+            versions.add(int(text))
+    return frozenset(versions)
 
 
 def parse_limit(value: str | None) -> int:

@@ -89,9 +89,16 @@ def parse_if_match(value: str | None) -> frozenset[int] | None:
 def parse_limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_PAGE_SIZE
-    if not re.fullmatch(r"\d{1,3}", value) or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    # ASCII digits only (re's \d also matches other scripts' digits); leading zeros are still
+    # the integer, and are stripped before int() so no digit string is too long for it.
+    significant = value.lstrip("0")
+    if (
+        re.fullmatch(r"[0-9]+", value) is None
+        or len(significant) > 3
+        or not 1 <= int(significant or "0") <= MAX_PAGE_SIZE
+    ):
         raise ValidationError(f"limit: must be an integer from 1 to {MAX_PAGE_SIZE}")
-    return int(value)
+    return int(significant)
 
 
 def parse_status(value: str | None) -> str | None:

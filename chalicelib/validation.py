@@ -22,7 +22,6 @@ from pydantic_core import CoreSchema, core_schema
 from chalicelib.errors import ValidationError
 from chalicelib.text import shown
 
-
 # Every validator function declared with Documented or Transform, for the test that walks the
 # models (a function in a model's schema that is in neither is a rule without a counterpart).
 DOCUMENTED: dict[Callable[[Any], Any], Documented] = {}

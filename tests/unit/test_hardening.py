@@ -510,3 +510,16 @@ def test_limit_is_ascii_digits_of_1_to_100_however_many_leading_zeros(api: InPro
 def test_a_refused_content_type_is_named_bounded_and_escaped(api: InProcessApi) -> None:
     reply = api.request("POST", "/items", raw=b"{}", headers={"Content-Type": "\x1f" + "t" * 500})
     assert_error(reply, 415, "Content-Type: \\u001f" + "t" * 79 + "...")
+
+
+def test_the_snapshot_reads_what_the_aws_api_reads(api: InProcessApi, store: Store) -> None:
+    from tests.unit.harness import start_upload, upload
+
+    item = api.create_item("x", attributes={"n": 1.5, "list": [1, "a", None], "m": {"k": True}})
+    upload(start_upload(api, item["id"]), b"hello world")
+    api.request("POST", "/items", {"name": "y"}, {"Idempotency-Key": "snap"})
+    snapshot = store.snapshot()
+    assert snapshot == store.scanned()
+    assert len(snapshot["items"]) == 2
+    assert len(snapshot["idempotency"]) == 1
+    assert len(snapshot["files"]) == 1

@@ -53,6 +53,9 @@ SMALLEST_MAGNITUDE = Decimal(f"1E{_SMALLEST_EXPONENT}")
 MAGNITUDE_LIMIT = Decimal(f"1E+{_LARGEST_EXPONENT + 1}")  # exclusive
 
 
+_REFUSED = "U+0000-U+001F, U+007F-U+009F, U+202A-U+202E, U+2066-U+2069"
+
+
 def _controls_message(what: str) -> str:
     return f"must not contain control characters or bidirectional overrides ({what})"
 
@@ -60,7 +63,7 @@ def _controls_message(what: str) -> str:
 def name_problem(value: Any) -> str:
     """Why a string is not a valid name (the pattern says all of it at once; this says which)."""
     if isinstance(value, str) and not has_no_controls(value):
-        return _controls_message("U+0000-U+001F, U+007F-U+009F, U+202A-U+202E, U+2066-U+2069")
+        return _controls_message(_REFUSED)
     return f"must be 1 to {MAX_NAME_LENGTH} characters once trimmed"
 
 
@@ -82,9 +85,7 @@ Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), Documented(_unique, {"un
 PATTERN_MESSAGES = {
     "name": name_problem,
     "description": lambda _: _controls_message("tab and newline are allowed"),
-    "tags": lambda _: _controls_message(
-        "U+0000-U+001F, U+007F-U+009F, U+202A-U+202E, U+2066-U+2069"
-    ),
+    "tags": lambda _: _controls_message(_REFUSED),
 }
 
 

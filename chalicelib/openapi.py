@@ -19,8 +19,9 @@ from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS, KEY_PATTERN
 from chalicelib.items.models import ATTRIBUTE_VALUE, ItemPublic, ItemWrite, attribute_value_schema
 from chalicelib.items.repository import UUID_PATTERN
 from chalicelib.jsonio import MAX_BODY_BYTES
+from chalicelib.openapi_metadata import add_metadata
 from chalicelib.routes.web import DEFAULT_PAGE_SIZE, IF_MATCH_PATTERN, MAX_PAGE_SIZE, STATUSES
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import AttachmentLimits, attachment_limits
 
 REF = "#/components/schemas/{model}"
 
@@ -221,12 +222,12 @@ _ERRORS = {
 }
 
 
-def _settings_rules(schemas: dict[str, Any], settings: Settings) -> None:
+def _settings_rules(schemas: dict[str, Any], limits: AttachmentLimits) -> None:
     """The rules that are settings (attachment content types and size), and the schema of an
     attributes value, which the generated schemas refer to."""
     schemas[ATTRIBUTE_VALUE] = attribute_value_schema()
     fields = schemas["AttachmentCreate"]["properties"]
-    rules = documented_rules(settings.allowed_content_types, settings.max_attachment_bytes)
+    rules = documented_rules(limits.allowed_content_types, limits.max_bytes)
     for name, schema in rules.items():
         fields[name] = {"title": fields[name].get("title", name), **schema}
 
@@ -353,8 +354,9 @@ def _links() -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def build_document(settings: Settings | None = None) -> dict[str, Any]:
-    """The whole OpenAPI document (the attachment rules come from ``settings``)."""
+def build_document(limits: AttachmentLimits | None = None) -> dict[str, Any]:
+    """The whole OpenAPI document (the attachment rules come from ``limits``, by default this
+    environment's)."""
     paths: dict[str, dict[str, Any]] = {}
     links = _links()
     for (path, method), spec in OPERATIONS.items():
@@ -363,8 +365,8 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
             operation["responses"][str(spec.success)]["links"] = links[(path, method)]
         paths.setdefault(path, {})[method.lower()] = operation
     schemas = _schemas()
-    _settings_rules(schemas, settings or get_settings())
-    return {
+    _settings_rules(schemas, limits or attachment_limits())
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Items API",
@@ -378,3 +380,4 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
         },
     }
+    return add_metadata(document)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 ITEMS_TABLE_NAME = "ITEMS_TABLE_NAME"
+ITEMS_TABLE_STREAM_ARN = "ITEMS_TABLE_STREAM_ARN"
 IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 ASSETS_BUCKET_NAME = "ASSETS_BUCKET_NAME"
 CORS_ALLOW_ORIGIN = "CORS_ALLOW_ORIGIN"
@@ -62,17 +63,7 @@ class Settings:
     @classmethod
     def from_environment(cls) -> Settings:
         items_table = _required(ITEMS_TABLE_NAME)
-        max_bytes_text = os.environ.get(MAX_ATTACHMENT_BYTES, "").strip()
-        try:
-            max_bytes = int(max_bytes_text) if max_bytes_text else DEFAULT_MAX_ATTACHMENT_BYTES
-        except ValueError as exc:
-            raise MissingSettingError(f"{MAX_ATTACHMENT_BYTES} must be an integer") from exc
-        types_text = os.environ.get(ALLOWED_CONTENT_TYPES, "").strip()
-        allowed_types = (
-            tuple(t.strip().lower() for t in types_text.split(",") if t.strip())
-            if types_text
-            else DEFAULT_ALLOWED_CONTENT_TYPES
-        )
+        limits = attachment_limits()
         return cls(
             items_table_name=items_table,
             idempotency_table_name=_required(IDEMPOTENCY_TABLE_NAME),
@@ -82,15 +73,46 @@ class Settings:
             # acceptable default when no dedicated secret is configured.
             cursor_secret=os.environ.get(CURSOR_SECRET, items_table).encode(),
             local_api_key=os.environ.get(LOCAL_API_KEY) or None,
-            max_attachment_bytes=max_bytes,
-            allowed_content_types=allowed_types,
+            max_attachment_bytes=limits.max_bytes,
+            allowed_content_types=limits.allowed_content_types,
         )
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    """The settings that are rules of a request (the OpenAPI document states them)."""
+
+    max_bytes: int
+    allowed_content_types: tuple[str, ...]
+
+
+def attachment_limits() -> AttachmentLimits:
+    """The attachment limits of this environment (defaults where unset): needs nothing else, so
+    the document can be built anywhere, its committed copy with the defaults."""
+    max_bytes_text = os.environ.get(MAX_ATTACHMENT_BYTES, "").strip()
+    try:
+        max_bytes = int(max_bytes_text) if max_bytes_text else DEFAULT_MAX_ATTACHMENT_BYTES
+    except ValueError as exc:
+        raise MissingSettingError(f"{MAX_ATTACHMENT_BYTES} must be an integer") from exc
+    types_text = os.environ.get(ALLOWED_CONTENT_TYPES, "").strip()
+    allowed_types = (
+        tuple(t.strip().lower() for t in types_text.split(",") if t.strip())
+        if types_text
+        else DEFAULT_ALLOWED_CONTENT_TYPES
+    )
+    return AttachmentLimits(max_bytes=max_bytes, allowed_content_types=allowed_types)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings of this process, read once."""
     return Settings.from_environment()
+
+
+def items_table_stream_arn() -> str:
+    """The items table's stream, which the cleanup function consumes. Read at import time by
+    the event handler's decorator, which ``chalice package`` turns into the event source."""
+    return _required(ITEMS_TABLE_STREAM_ARN)
 
 
 def cors_allow_origin() -> str:

@@ -163,6 +163,8 @@ def attributes_schema() -> dict[str, Any]:
 def attribute_value_schema() -> dict[str, Any]:
     """One attributes value: any JSON value whose numbers DynamoDB can hold exactly."""
     ref = {"$ref": f"#/components/schemas/{ATTRIBUTE_VALUE}"}
+    # Plain JSON numbers (1e-130 and the 127-digit 10**126), so any JSON encoder writes them.
+    tiny, limit = float(SMALLEST_MAGNITUDE), int(MAGNITUDE_LIMIT)
     return {
         "title": ATTRIBUTE_VALUE,
         "anyOf": [
@@ -170,12 +172,8 @@ def attribute_value_schema() -> dict[str, Any]:
             {"type": "boolean"},
             {"type": "string"},
             {"const": 0},
-            {"type": "number", "minimum": SMALLEST_MAGNITUDE, "exclusiveMaximum": MAGNITUDE_LIMIT},
-            {
-                "type": "number",
-                "maximum": -SMALLEST_MAGNITUDE,
-                "exclusiveMinimum": -MAGNITUDE_LIMIT,
-            },
+            {"type": "number", "minimum": tiny, "exclusiveMaximum": limit},
+            {"type": "number", "maximum": -tiny, "exclusiveMinimum": -limit},
             {"type": "array", "items": ref},
             {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": ref},
         ],

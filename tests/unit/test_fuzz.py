@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from chalicelib.items.repository import is_item_id
+from chalicelib.items.repository import is_item_id, item_key
 from tests import strategies as hostile
 from tests.unit.harness import ITEMS, InProcessApi, Reply
 from tests.unit.hostile import (
@@ -106,8 +106,20 @@ class Target:
             self._stale = True
 
     def attachment_count(self) -> int:
-        found = self.store.dynamodb.get_item(TableName=ITEMS, Key={"id": {"S": self.item_id}})
-        return len(found.get("Item", {}).get("attachments", {}).get("M", {}))
+        """How many attachment records the target item has (each is live: none has expired)."""
+        from chalicelib.schema import ATTACHMENT_RECORD_PREFIX
+
+        found = self.store.dynamodb.query(
+            TableName=ITEMS,
+            KeyConditionExpression="#id = :id AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#id": "id", "#sk": "sk"},
+            ExpressionAttributeValues={
+                ":id": {"S": self.item_id},
+                ":prefix": {"S": ATTACHMENT_RECORD_PREFIX},
+            },
+            Select="COUNT",
+        )
+        return int(found["Count"])
 
 
 @pytest.fixture
@@ -221,7 +233,7 @@ def test_any_body_to_any_write_route(
         replay = target.api.request(method, path, raw=raw, headers=headers)
         assert (replay.status, replay.body) == (reply.status, reply.body)
     if path == "/items":  # keep the table small: scans stay cheap for the next examples
-        target.store.dynamodb.delete_item(TableName=ITEMS, Key={"id": {"S": reply.json["id"]}})
+        target.store.dynamodb.delete_item(TableName=ITEMS, Key=item_key(reply.json["id"]))
 
 
 # -- headers -----------------------------------------------------------------------------------
@@ -305,7 +317,7 @@ def test_any_headers_to_any_route(
     if key is not None and (method, template) == ("POST", "/items"):
         assert (reply.status == 201) == reference_key(key), (key, reply.body[:200])
         if reply.status == 201:
-            target.store.dynamodb.delete_item(TableName=ITEMS, Key={"id": {"S": reply.json["id"]}})
+            target.store.dynamodb.delete_item(TableName=ITEMS, Key=item_key(reply.json["id"]))
 
 
 # -- query strings -----------------------------------------------------------------------------

@@ -231,12 +231,10 @@ def test_a_validator_without_a_counterpart_is_reported(document: dict[str, Any])
 
 
 def test_settings_rules_follow_the_settings(document: dict[str, Any]) -> None:
-    from dataclasses import replace
-
     from chalicelib.openapi import build_document
-    from chalicelib.settings import get_settings
+    from chalicelib.settings import AttachmentLimits, get_settings
 
-    custom = replace(get_settings(), allowed_content_types=("text/csv",), max_attachment_bytes=99)
+    custom = AttachmentLimits(max_bytes=99, allowed_content_types=("text/csv",))
     fields = build_document(custom)["components"]["schemas"]["AttachmentCreate"]["properties"]
     assert fields["size"]["maximum"] == 99
     assert fields["content_type"]["anyOf"][0] == {"enum": ["text/csv"]}

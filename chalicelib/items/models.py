@@ -161,25 +161,29 @@ def attributes_schema() -> dict[str, Any]:
 
 
 def attribute_value_schema() -> dict[str, Any]:
-    """One attributes value: any JSON value whose numbers DynamoDB can hold exactly."""
+    """One attributes value: any JSON value whose numbers DynamoDB can hold exactly.
+
+    Untyped on purpose: each keyword applies to the JSON type it is about (``items`` to arrays,
+    ``propertyNames`` to objects, the bounds to numbers), so no code generator maps the values
+    to a float (``type: number``); the ``anyOf`` constrains numbers only.
+    """
     ref = {"$ref": f"#/components/schemas/{ATTRIBUTE_VALUE}"}
     # Plain JSON numbers (1e-130 and the 127-digit 10**126), so any JSON encoder writes them.
     tiny, limit = float(SMALLEST_MAGNITUDE), int(MAGNITUDE_LIMIT)
     return {
         "title": ATTRIBUTE_VALUE,
+        "items": ref,
+        "propertyNames": {"minLength": 1},
+        "additionalProperties": ref,
         "anyOf": [
-            {"type": "null"},
-            {"type": "boolean"},
-            {"type": "string"},
             {"const": 0},
-            {"type": "number", "minimum": tiny, "exclusiveMaximum": limit},
-            {"type": "number", "maximum": -tiny, "exclusiveMinimum": -limit},
-            {"type": "array", "items": ref},
-            {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": ref},
+            {"minimum": tiny, "exclusiveMaximum": limit},
+            {"maximum": -tiny, "exclusiveMinimum": -limit},
         ],
         "x-max-significant-digits": SIGNIFICANT_DIGITS,
-        "description": f"Numbers: 0 or a magnitude from 1E-130 up to (not including) 1E+126, "
-        f"with at most {SIGNIFICANT_DIGITS} significant digits (what DynamoDB holds exactly).",
+        "description": f"Any JSON value. Numbers: 0 or a magnitude from 1E-130 up to (not "
+        f"including) 1E+126, with at most {SIGNIFICANT_DIGITS} significant digits (what "
+        "DynamoDB holds exactly). Object keys are non-empty.",
     }
 
 

@@ -520,6 +520,6 @@ def test_the_snapshot_reads_what_the_aws_api_reads(api: InProcessApi, store: Sto
     api.request("POST", "/items", {"name": "y"}, {"Idempotency-Key": "snap"})
     snapshot = store.snapshot()
     assert snapshot == store.scanned()
-    assert len(snapshot["items"]) == 2
+    assert len(snapshot["items"]) == 3  # two items and the attachment's record
     assert len(snapshot["idempotency"]) == 1
     assert len(snapshot["files"]) == 1

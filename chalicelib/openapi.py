@@ -20,7 +20,14 @@ from chalicelib.items.models import ATTRIBUTE_VALUE, ItemPublic, ItemWrite, attr
 from chalicelib.items.repository import UUID_PATTERN
 from chalicelib.jsonio import MAX_BODY_BYTES
 from chalicelib.openapi_metadata import add_metadata
-from chalicelib.routes.web import DEFAULT_PAGE_SIZE, IF_MATCH_PATTERN, MAX_PAGE_SIZE, STATUSES
+from chalicelib.routes.web import (
+    ATTACHMENT_LISTING_QUERY,
+    DEFAULT_PAGE_SIZE,
+    IF_MATCH_PATTERN,
+    ITEM_LISTING_QUERY,
+    MAX_PAGE_SIZE,
+    STATUSES,
+)
 from chalicelib.settings import AttachmentLimits, attachment_limits
 
 REF = "#/components/schemas/{model}"
@@ -100,7 +107,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_headers=("ETag", "Location"),
     ),
     ("/items", "GET"): Operation(
-        "List items", 200, "ItemPage", errors=(400, 429, 503), query=("limit", "cursor", "status")
+        "List items", 200, "ItemPage", errors=(400, 429, 503), query=ITEM_LISTING_QUERY
     ),
     (ITEM, "GET"): Operation(
         "Get an item", 200, "ItemPublic", errors=(404, 429, 503), success_headers=("ETag",)
@@ -143,7 +150,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         200,
         "AttachmentPage",
         errors=(400, 404, 429, 503),
-        query=("limit", "cursor"),
+        query=ATTACHMENT_LISTING_QUERY,
     ),
     (ATTACHMENT, "GET"): Operation(
         "Download an attachment (redirect to a presigned S3 GET)",

@@ -163,23 +163,30 @@ def attributes_schema() -> dict[str, Any]:
 def attribute_value_schema() -> dict[str, Any]:
     """One attributes value: any JSON value whose numbers DynamoDB can hold exactly.
 
-    Untyped on purpose: each keyword applies to the JSON type it is about (``items`` to arrays,
-    ``propertyNames`` to objects, the bounds to numbers), so no code generator maps the values
-    to a float (``type: number``); the ``anyOf`` constrains numbers only.
+    No ``type`` and no union on purpose: each keyword applies only to the JSON type it is about
+    (``items`` to arrays, ``propertyNames`` to objects, the bounds to numbers), so code
+    generators read the value as "any" (not a float, not a union to pick from). The ``not``
+    refuses nonzero numbers smaller in magnitude than DynamoDB's 1E-130; the 38 significant
+    digits, which JSON Schema cannot say, are ``x-max-significant-digits``.
     """
     ref = {"$ref": f"#/components/schemas/{ATTRIBUTE_VALUE}"}
     # Plain JSON numbers (1e-130 and the 127-digit 10**126), so any JSON encoder writes them.
     tiny, limit = float(SMALLEST_MAGNITUDE), int(MAGNITUDE_LIMIT)
+    # Holds for every value that is not a number (numeric keywords do not apply to them), and
+    # for no number (none is both >= 1 and <= 0): "not a number", without naming a type.
+    not_a_number = {"minimum": 1, "maximum": 0}
     return {
         "title": ATTRIBUTE_VALUE,
         "items": ref,
         "propertyNames": {"minLength": 1},
         "additionalProperties": ref,
-        "anyOf": [
-            {"const": 0},
-            {"minimum": tiny, "exclusiveMaximum": limit},
-            {"maximum": -tiny, "exclusiveMinimum": -limit},
-        ],
+        "exclusiveMaximum": limit,
+        "exclusiveMinimum": -limit,
+        "not": {
+            "exclusiveMinimum": -tiny,
+            "exclusiveMaximum": tiny,
+            "not": {"anyOf": [{"const": 0}, not_a_number]},
+        },
         "x-max-significant-digits": SIGNIFICANT_DIGITS,
         "description": f"Any JSON value. Numbers: 0 or a magnitude from 1E-130 up to (not "
         f"including) 1E+126, with at most {SIGNIFICANT_DIGITS} significant digits (what "

@@ -71,6 +71,28 @@ def expected_versions(request: Request) -> frozenset[int] | None:
     return parse_if_match(header(request.headers, "if-match"))
 
 
-def query(request: Request) -> Any:
-    """The query parameters (an empty mapping when there are none)."""
-    return request.query_params or {}
+def query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters of a listing, each at most once and each one it takes.
+
+    An unknown parameter is a 400 like an unknown body field: ``?stauts=archived`` silently
+    ignored would answer every item.
+    """
+    from chalicelib.errors import ValidationError
+    from chalicelib.text import shown
+
+    params = request.query_params
+    if not params:
+        return {}
+    found: dict[str, str] = {}
+    for name in params:
+        if name not in allowed:
+            raise ValidationError(
+                f"{shown(name)}: unknown query parameter (this listing takes "
+                + ", ".join(allowed)
+                + ")"
+            )
+        values = params.getlist(name)
+        if len(values) != 1:
+            raise ValidationError(f"{name}: given more than once")
+        found[name] = values[0]
+    return found

@@ -17,6 +17,7 @@ from chalicelib.routes.common import (
     services,
 )
 from chalicelib.routes.web import (
+    ITEM_LISTING_QUERY,
     JSON,
     etag,
     header,
@@ -72,7 +73,7 @@ def create_item() -> Response:
 
 @route(item_routes, "/items", methods=["GET"])
 def list_items() -> Response:
-    params = query(item_routes.current_request)
+    params = query(item_routes.current_request, ITEM_LISTING_QUERY)
     items, next_cursor = services().items.list(
         parse_limit(params.get("limit")),
         parse_cursor(params.get("cursor")),

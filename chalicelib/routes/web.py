@@ -17,6 +17,9 @@ JSON = "application/json"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 STATUSES = ("active", "archived")
+# The query parameters each listing takes (the document declares exactly these).
+ITEM_LISTING_QUERY = ("limit", "cursor", "status")
+ATTACHMENT_LISTING_QUERY = ("limit", "cursor")
 
 # If-Match as RFC 9110 writes it: "*" or a list of entity-tags (empty list elements allowed),
 # each strong ("...") or weak (W/"..."); the contract also admits a bare integer, read as the

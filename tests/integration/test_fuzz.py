@@ -60,8 +60,20 @@ def accepts_valid_data(ctx: Any, response: Any, case: Any) -> bool | None:
     return result
 
 
+def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
+    """``not_a_server_error``, except the API's own 503 for a dependency that did not answer in
+    time: on a loaded machine the emulator can be slower than the clients' 1.5 s read timeout,
+    and that answer (the error shape with Retry-After) is the contract's. It is tallied."""
+    if response.status_code == 503 and response.headers.get("Retry-After"):
+        body = response.json()
+        if body.get("Code") == "ServiceUnavailableError":
+            return None
+    result: bool | None = not_a_server_error(ctx, response, case)
+    return result
+
+
 CHECKS = [
-    not_a_server_error,
+    no_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
@@ -101,6 +113,7 @@ def tally(run: str, case: Any, response: Any) -> None:
     counts = TALLY.setdefault((run, f"{case.method.upper()} {case.path}"), Counter())
     counts["sent"] += 1
     counts["accepted"] += int(200 <= response.status_code < 400)
+    counts["unavailable"] += int(response.status_code == 503)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -170,7 +183,14 @@ def test_stateful_sequences_reach_every_operation(api_schema: Any, live: LiveApi
                     upload_file(body)
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            case.validate_response(response, checks=CHECKS)
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except Exception as failure:
+                # Printed as it happens: Hypothesis replays a failing scenario to report it, and
+                # against a live server the replay may take other branches (then it reports only
+                # that flakiness).
+                print(f"FAILED STEP {case.method} {case.formatted_path}: {failure}")
+                raise
 
     Workflow.run(
         settings=settings(

@@ -523,3 +523,24 @@ def test_the_snapshot_reads_what_the_aws_api_reads(api: InProcessApi, store: Sto
     assert len(snapshot["items"]) == 3  # two items and the attachment's record
     assert len(snapshot["idempotency"]) == 1
     assert len(snapshot["files"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("stauts=archived", "stauts"),
+        ("LIMIT=5", "LIMIT"),
+        ("limit=5&limit=6", "limit"),
+        ("status=active&status=archived", "status"),
+        ("x-schemathesis-unknown-property=42", "x-schemathesis-unknown-property"),
+    ],
+)
+def test_a_listing_refuses_a_query_parameter_it_does_not_take_or_takes_twice(
+    api: InProcessApi, item: dict[str, Any], query: str, names: str
+) -> None:
+    """``?stauts=archived`` silently ignored would answer every item."""
+    assert_error(api.request("GET", f"/items?{query}"), 400, names)
+    if not query.startswith("status"):
+        reply = api.request("GET", f"/items/{item['id']}/attachments?{query}")
+        assert_error(reply, 400, names)
+    assert_error(api.request("GET", f"/items/{item['id']}/attachments?status=active"), 400)

@@ -29,6 +29,7 @@ from chalicelib.routes.web import (
     STATUSES,
 )
 from chalicelib.settings import AttachmentLimits, attachment_limits
+from chalicelib.text import NO_CONTROLS_PATTERN, NON_BLANK_PATTERN
 
 REF = "#/components/schemas/{model}"
 
@@ -193,6 +194,26 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "minLength": 1},
     },
     "status": {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
+    "tag": {
+        "name": "tag",
+        "in": "query",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 50,
+            "pattern": NO_CONTROLS_PATTERN,
+        },
+    },
+    "name_prefix": {
+        "name": "name_prefix",
+        "in": "query",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "pattern": NON_BLANK_PATTERN,
+        },
+    },
     "If-Match": {
         "name": "If-Match",
         "in": "header",

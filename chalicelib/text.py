@@ -33,6 +33,8 @@ NAME_PATTERN = _pattern(
     f"[{WHITE_SPACE}]*[^{CONTROLS}{WHITE_SPACE}]"
     f"(?:[^{CONTROLS}]{{0,{MAX_NAME_LENGTH - 2}}}[^{CONTROLS}{WHITE_SPACE}])?[{WHITE_SPACE}]*"
 )
+# Text with at least one character that is not white space, and no controls (a name prefix).
+NON_BLANK_PATTERN = _pattern(f"[^{CONTROLS}]*[^{CONTROLS}{WHITE_SPACE}][^{CONTROLS}]*")
 # A tag or a filename: no controls (lengths are separate rules).
 NO_CONTROLS_PATTERN = _pattern(f"[^{CONTROLS}]*")
 # A description: no controls except tab and newline.

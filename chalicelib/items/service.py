@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import ConflictError, PreconditionFailedError
-from chalicelib.items.models import (
-    apply_attributes_patch,
-    patch_needs_stored_attributes,
-    validate_patch,
-    validate_write,
+from chalicelib.items.filters import Filter
+from chalicelib.items.repository import (
+    ConcurrentWriteError,
+    ItemRepository,
+    is_item_id,
+    missing_item,
 )
-from chalicelib.items.repository import ItemRepository, is_item_id, missing_item
 
 # The versions a conditional write may apply to (from If-Match); ``None``: any version. An
 # empty set matches no version: such a write is a 412 (a 404 when the item does not exist).
@@ -38,15 +38,23 @@ class ItemService:
         self._clock = clock
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        # The models (pydantic) are imported by the first write: reads never validate a body,
+        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.models import validate_write
+
         return self.repository.create(validate_write(body))
 
     def get(self, item_id: str) -> dict[str, Any]:
         return self.repository.get(item_id)
 
     def list(
-        self, limit: int, cursor: str | None, status: str | None
+        self,
+        limit: int,
+        cursor: str | None,
+        status: str | None,
+        listing_filter: Filter | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        return self.repository.page(limit, cursor, status)
+        return self.repository.page(limit, cursor, status, listing_filter)
 
     @staticmethod
     def _existing_id(item_id: str) -> None:
@@ -76,9 +84,32 @@ class ItemService:
     def replace(
         self, item_id: str, body: dict[str, Any], expected: Versions | None
     ) -> dict[str, Any]:
+        from chalicelib.items.models import validate_write
+
         self._existing_id(item_id)
-        fields = validate_write(body)
-        return self.repository.update(item_id, fields, self._expected_version(item_id, expected))
+        changes = validate_write(body)
+        expected_version = self._expected_version(item_id, expected)
+        return self._retried(
+            item_id,
+            expected_version,
+            lambda: self.repository.update(item_id, changes, expected_version),
+        )
+
+    def _retried(
+        self, item_id: str, expected_version: int | None, write: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``write()``, tried again while another writer wins the race between its read and
+        its write (only without ``If-Match``: with it, that race is the client's 412)."""
+        started = self._clock()
+        for attempt in range(PATCH_ATTEMPTS):
+            if attempt and self._clock() - started > PATCH_RETRY_WINDOW_SECONDS:
+                break
+            try:
+                return write()
+            except ConcurrentWriteError:
+                if expected_version is not None:
+                    raise
+        raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def patch(
         self, item_id: str, patch: dict[str, Any], expected: Versions | None
@@ -91,11 +122,21 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
+        from chalicelib.items.models import (
+            apply_attributes_patch,
+            patch_needs_stored_attributes,
+            validate_patch,
+        )
+
         self._existing_id(item_id)
         changes = validate_patch(patch)
         expected_version = self._expected_version(item_id, expected)
         if not patch_needs_stored_attributes(changes):
-            return self.repository.update(item_id, changes, expected_version)
+            return self._retried(
+                item_id,
+                expected_version,
+                lambda: self.repository.update(item_id, changes, expected_version),
+            )
         started = self._clock()
         for attempt in range(PATCH_ATTEMPTS):
             if attempt and self._clock() - started > PATCH_RETRY_WINDOW_SECONDS:
@@ -111,7 +152,7 @@ class ItemService:
                 "attributes": apply_attributes_patch(stored["attributes"], changes["attributes"]),
             }
             try:
-                return self.repository.update(item_id, merged, stored["version"])
+                return self.repository.update(item_id, merged, stored["version"], current=stored)
             except PreconditionFailedError:
                 if expected_version is not None:
                     raise

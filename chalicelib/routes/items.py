@@ -24,6 +24,7 @@ from chalicelib.routes.web import (
     item_response,
     json_response,
     parse_cursor,
+    parse_filter,
     parse_limit,
     parse_status,
 )
@@ -78,6 +79,7 @@ def list_items() -> Response:
         parse_limit(params.get("limit")),
         parse_cursor(params.get("cursor")),
         parse_status(params.get("status")),
+        parse_filter(params.get("tag"), params.get("name_prefix")),
     )
     return json_response({"items": items, "next_cursor": next_cursor})
 

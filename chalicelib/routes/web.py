@@ -6,19 +6,23 @@ This is the only module of ``chalicelib`` that knows HTTP; the domain below it d
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
 from chalicelib.errors import ItemsApiError, ValidationError
+
+if TYPE_CHECKING:
+    from chalicelib.items.filters import Filter
 from chalicelib.jsonio import dumps
+from chalicelib.text import has_no_controls
 
 JSON = "application/json"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 STATUSES = ("active", "archived")
 # The query parameters each listing takes (the document declares exactly these).
-ITEM_LISTING_QUERY = ("limit", "cursor", "status")
+ITEM_LISTING_QUERY = ("limit", "cursor", "status", "tag", "name_prefix")
 ATTACHMENT_LISTING_QUERY = ("limit", "cursor")
 
 # If-Match as RFC 9110 writes it: "*" or a list of entity-tags (empty list elements allowed),
@@ -110,6 +114,29 @@ def parse_status(value: str | None) -> str | None:
     if value not in STATUSES:
         raise ValidationError("status: must be one of " + ", ".join(STATUSES))
     return value
+
+
+# What people read may not carry: C0 and C1 controls, bidirectional overrides and isolates.
+
+
+def parse_filter(tag: str | None, name_prefix: str | None) -> Filter | None:
+    """The ``tag`` or ``name_prefix`` filter of a listing (one at a time), or ``None``."""
+    from chalicelib.items.filters import Filter, fold
+
+    if tag is not None and name_prefix is not None:
+        raise ValidationError("tag: cannot be combined with name_prefix; use one of them")
+    if tag is not None:
+        if not 1 <= len(tag) <= 50 or not has_no_controls(tag):
+            raise ValidationError("tag: must be 1 to 50 characters without control characters")
+        return Filter("tag", tag)
+    if name_prefix is not None:
+        folded = fold(name_prefix)
+        if not 1 <= len(name_prefix) <= 200 or not folded or not has_no_controls(name_prefix):
+            raise ValidationError(
+                "name_prefix: must be 1 to 200 characters without control characters"
+            )
+        return Filter("name", folded)
+    return None
 
 
 def parse_cursor(value: str | None) -> str | None:

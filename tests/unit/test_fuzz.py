@@ -336,7 +336,7 @@ def reference_limit(value: str) -> bool:
 @given(
     listing=st.sampled_from(["/items", "/items/{item_id}/attachments"]),
     params=st.dictionaries(
-        st.sampled_from(["limit", "cursor", "status", "other", "LIMIT"]),
+        st.sampled_from(["limit", "cursor", "status", "tag", "name_prefix", "other", "LIMIT"]),
         hostile.query_values,
         max_size=4,
     ),
@@ -353,18 +353,29 @@ def test_any_query_string_to_a_listing(
 
     check_error(reply)
     tally("query", f"GET {listing} {reply.status}")
-    takes = {"limit", "cursor", "status"} if listing == "/items" else {"limit", "cursor"}
+    takes = {"limit", "cursor"}
+    if listing == "/items":
+        takes |= {"status", "tag", "name_prefix"}
     valid = (
         set(params) <= takes
         and reference_limit(params.get("limit", "20"))
         and "cursor" not in params  # no generated cursor is one the server signed
-        and (listing != "/items" or params.get("status", "active") in ("active", "archived"))
+        and params.get("status", "active") in ("active", "archived")
+        and not {"tag", "name_prefix"} <= set(params)
+        and reference_filter_text(params.get("tag", "t"), 50)
+        and reference_filter_text(params.get("name_prefix", "p"), 200)
     )
     assert reply.status == (200 if valid else 400), (path, params, reply.body[:200])
     if reply.status == 400:
         message = json.loads(reply.body)["Message"]
         named = message.split(":")[0]
-        assert named in ("limit", "cursor", "status") or named not in takes, message
+        # Either a parameter this listing takes, with a bad value, or one it does not take.
+        assert named in takes or "unknown query parameter" in message, message
+
+
+def reference_filter_text(value: str, longest: int) -> bool:
+    """A tag or name prefix filter: 1..longest characters, some not white space, no controls."""
+    return 1 <= len(value) <= longest and value.strip() != "" and not CONTROLS.search(value)
 
 
 # -- path parameters ---------------------------------------------------------------------------

@@ -520,7 +520,8 @@ def test_the_snapshot_reads_what_the_aws_api_reads(api: InProcessApi, store: Sto
     api.request("POST", "/items", {"name": "y"}, {"Idempotency-Key": "snap"})
     snapshot = store.snapshot()
     assert snapshot == store.scanned()
-    assert len(snapshot["items"]) == 3  # two items and the attachment's record
+    # Two items, each with its name-prefix listing entry, and the attachment's record.
+    assert len(snapshot["items"]) == 5
     assert len(snapshot["idempotency"]) == 1
     assert len(snapshot["files"]) == 1
 

@@ -1,0 +1,130 @@
+"""The API's edge: the API key and usage plan, and the WAF web ACL with its logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Fn
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infrastructure.config import API_STAGE
+from infrastructure.rest_api import RestApi, after_stage
+
+
+class Edge(Construct):
+    """Who may call the API and how often: key, usage plan, managed rules, per-IP rate limit."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rest_api: RestApi,
+        rate_limit: float,
+        burst_limit: int,
+        quota_per_day: int,
+        waf_rate_limit_per_5min: int,
+        log_options: dict[str, Any],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api_key = apigw.CfnApiKey(
+            self, "ApiKey", enabled=True, description=f"Key for {rest_api.api_name}"
+        )
+        plan = apigw.CfnUsagePlan(
+            self,
+            "UsagePlan",
+            description=f"Throttle and daily quota of {rest_api.api_name}",
+            api_stages=[
+                apigw.CfnUsagePlan.ApiStageProperty(api_id=rest_api.api.ref, stage=API_STAGE)
+            ],
+            throttle=apigw.CfnUsagePlan.ThrottleSettingsProperty(
+                rate_limit=rate_limit, burst_limit=burst_limit
+            ),
+            quota=apigw.CfnUsagePlan.QuotaSettingsProperty(limit=quota_per_day, period="DAY"),
+        )
+        after_stage(plan)
+        apigw.CfnUsagePlanKey(
+            self,
+            "UsagePlanKey",
+            key_id=self.api_key.ref,
+            key_type="API_KEY",
+            usage_plan_id=plan.ref,
+        )
+        self.web_acl = self._web_acl(f"{rest_api.api_name}-waf", waf_rate_limit_per_5min)
+        association = wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=rest_api.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )
+        after_stage(association)
+        # WAF only logs to groups whose name starts with aws-waf-logs-. The web ACL's generated
+        # id makes the name new on every create: a retry after a failed first create (which may
+        # keep the group) does not meet an existing one.
+        waf_logs = logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=Fn.join("-", ["aws-waf-logs", rest_api.api_name, self.web_acl.attr_id]),
+            **log_options,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[waf_logs.log_group_arn],
+        )
+
+    def _web_acl(self, metric_name: str, rate_limit: int) -> wafv2.CfnWebACL:
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+            )
+
+        def managed(name: str, priority: int, **overrides: Any) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name, **overrides
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+
+        return wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(metric_name),
+            rules=[
+                managed(
+                    "AWSManagedRulesCommonRuleSet",
+                    0,
+                    # The API accepts JSON bodies up to 64 KiB; the rule set blocks above 8 KiB.
+                    rule_action_overrides=[
+                        wafv2.CfnWebACL.RuleActionOverrideProperty(
+                            name="SizeRestrictions_BODY",
+                            action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
+                        )
+                    ],
+                ),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RatePerIp",
+                    priority=2,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=rate_limit, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=visibility("RatePerIp"),
+                ),
+            ],
+        )

@@ -25,8 +25,8 @@ NODE_BIN := node_modules/.bin
 # The base branch of `make api-diff` (default: origin/main, else main).
 BASE_REF ?=
 
-.PHONY: run test lint synth bootstrap deploy bytecode bench bench-peers clean venv screenshots node \
-	openapi api-diff fuzz
+.PHONY: run test smoke lint synth bootstrap deploy bytecode bench bench-peers clean venv \
+	screenshots node openapi api-diff fuzz
 
 venv: $(STAMP)
 
@@ -43,8 +43,18 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 ## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 + the web console on http://127.0.0.1:8001 (Ctrl-C stops all)
+## (ports: API_PORT=8000 CONSOLE_PORT=8001 EMULATOR_PORT=5055)
 run: $(STAMP)
 	$(BIN)/python -m localdev.run
+
+## smoke: black-box checks of a running API over HTTP, e.g. after a deploy:
+## make smoke BASE_URL=https://<id>.execute-api.<region>.amazonaws.com/api API_KEY=<key>
+## (no AWS credentials needed; its data is tagged and deleted afterwards)
+smoke: $(STAMP)
+	@test -n "$(BASE_URL)" -a -n "$(API_KEY)" || \
+		{ echo "usage: make smoke BASE_URL=<the API's URL> API_KEY=<an API key of it>"; exit 2; }
+	@SMOKE_BASE_URL="$(BASE_URL)" SMOKE_API_KEY="$(API_KEY)" \
+		$(BIN)/pytest tests/smoke -v --no-header -p no:cacheprovider
 
 ## lint: ruff, mypy (strict), Spectral (oas ruleset) on docs/openapi.json, actionlint on the
 ## workflows, the schema of .github/dependabot.yml

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.attachments.service import AttachmentService
     from chalicelib.attachments.storage import FileStorage
     from chalicelib.cursors import CursorCodec
+    from chalicelib.health import DependencyHealth
     from chalicelib.items.idempotency import IdempotentCreates
     from chalicelib.items.service import ItemService
 
@@ -92,6 +93,13 @@ class Services:
         from chalicelib.items.idempotency import IdempotentCreates
 
         return IdempotentCreates(self.clients.get("dynamodb"), self.settings.idempotency_table_name)
+
+    @functools.cached_property
+    def health(self) -> DependencyHealth:
+        """The dependency checks of ``GET /health``, remembered for a few seconds."""
+        from chalicelib.health import DependencyHealth
+
+        return DependencyHealth({"dynamodb": self.items.repository.ping, "s3": self.files.ping})
 
 
 def build_services(settings: Settings) -> Services:

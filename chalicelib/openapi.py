@@ -197,6 +197,8 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "tag": {
         "name": "tag",
         "in": "query",
+        "description": "Only items carrying this tag (exact, case-sensitive), newest first. "
+        "Cannot be combined with name_prefix: the pair is refused with 400.",
         "schema": {
             "type": "string",
             "minLength": 1,
@@ -207,6 +209,9 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "name_prefix": {
         "name": "name_prefix",
         "in": "query",
+        "description": "Only items whose name starts with this text, compared after NFKC "
+        "normalization and case folding, newest first. Cannot be combined with tag: the pair "
+        "is refused with 400.",
         "schema": {
             "type": "string",
             "minLength": 1,
@@ -291,6 +296,33 @@ def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF.format(model=schema)}}}
 
 
+# What API Gateway answers by itself, before or instead of the function, on any route: stage or
+# usage-plan throttling and quotas (429), and its 5xx (500 configuration, 502 a function error or
+# malformed answer, 504 integration failure or timeout). Its body is {"message": ...}, never
+# {"Code", "Message"}; where the app answers the same status (429, 503), either shape comes.
+GATEWAY_ANSWERS = {
+    429: "Throttled (API Gateway's rate or quota limit, or DynamoDB's); retry after Retry-After",
+    500: "API Gateway could not handle the request",
+    502: "The function failed or answered malformed (API Gateway)",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
+    504: "The function did not answer in time (API Gateway)",
+}
+
+
+def _add_gateway_answers(responses: dict[str, Any]) -> None:
+    """Declare API Gateway's own answers, so a generated client can parse them too."""
+    gateway = {"$ref": REF.format(model="GatewayError")}
+    for status, description in GATEWAY_ANSWERS.items():
+        ours = responses.get(str(status))
+        schema: dict[str, Any] = gateway
+        if ours is not None:
+            schema = {"anyOf": [ours["content"]["application/json"]["schema"], gateway]}
+        responses[str(status)] = {
+            "description": ours["description"] if ours else description,
+            "content": {"application/json": {"schema": schema}},
+        }
+
+
 def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
     path_params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
     names = [*path_params, *spec.query, *spec.headers]
@@ -306,6 +338,7 @@ def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
         responses[str(status)] = {"description": _ERRORS[status], "content": _json("Error")}
     if spec.api_key:
         responses["403"] = {"description": _ERRORS[403], "content": _json("GatewayError")}
+    _add_gateway_answers(responses)
     operation: dict[str, Any] = {
         "operationId": operation_id(path, method),
         "summary": spec.summary,

@@ -23,6 +23,7 @@ from chalicelib.routes.web import (
     header,
     item_response,
     json_response,
+    location,
     parse_cursor,
     parse_filter,
     parse_limit,
@@ -65,10 +66,14 @@ def create_item() -> Response:
             discard=discard,
             lambda_context=item_routes.lambda_context,
         )
+    # The stored answer (replayed to a repeat of the request) names the item by its path
+    # below the API; each answer resolves it for the endpoint that request came through.
+    headers = {**created["headers"]}
+    headers["Location"] = location(request.context, headers["Location"])
     return Response(
         body=created["body"],
         status_code=created["status_code"],
-        headers={"Content-Type": JSON, **created["headers"]},
+        headers={"Content-Type": JSON, **headers},
     )
 
 

@@ -58,6 +58,28 @@ def item_response(
     return json_response(item, status_code, {"ETag": etag(item["version"]), **(headers or {})})
 
 
+def base_path(request_context: dict[str, Any] | None) -> str:
+    """The path the API is served below, as the client called it: ``/api`` on API Gateway's
+    default endpoint (its stage), ``""`` at a custom domain's root, ``/v1`` below a base path
+    mapping, ``""`` under ``chalice local``.
+
+    ``requestContext.path`` is the path the client requested, ``resourcePath`` the route it
+    matched; the segments the first has in front of the route's are the base path. Segments
+    are counted, not compared, so an encoded path parameter cannot shift them.
+    """
+    context = request_context or {}
+    requested = [s for s in str(context.get("path") or "").split("/") if s]
+    route = [s for s in str(context.get("resourcePath") or "").split("/") if s]
+    prefix = requested[: max(len(requested) - len(route), 0)]
+    return "".join(f"/{segment}" for segment in prefix)
+
+
+def location(request_context: dict[str, Any] | None, path: str) -> str:
+    """A ``Location`` for ``path`` (``/items/...``) that resolves on the endpoint the client
+    called, whatever base path it has (RFC 9110 resolves it against the request's URL)."""
+    return base_path(request_context) + path
+
+
 def error_response(error: ItemsApiError) -> Response:
     headers = {"Retry-After": str(error.RETRY_AFTER)} if error.RETRY_AFTER else {}
     return json_response(error.to_body(), error.STATUS_CODE, headers)

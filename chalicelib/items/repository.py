@@ -51,9 +51,11 @@ from chalicelib.schema import (
     STATUS_INDEX,
     GlobalIndex,
 )
+from chalicelib.text import shown
 from chalicelib.timestamps import utc_now
 
-UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# Matched against the whole string (fullmatch): "$" would also match before a trailing newline.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 STORAGE = "storage"
 # BatchGetItem may leave keys unprocessed when throttled; ask for them once more (each attempt
 # may take the SDK's worst case, and a listing page must answer inside the Lambda timeout).
@@ -92,9 +94,14 @@ def listing_scope(status: str | None, listing_filter: Filter | None) -> str:
     return f"{scope}:filter={digest}"
 
 
+def missing_item(item_id: str) -> NotFoundError:
+    """The 404 of an item id (echoed only up to a bounded length, controls escaped)."""
+    return NotFoundError(f"item {shown(item_id)} does not exist")
+
+
 def is_item_id(value: str) -> bool:
     """Whether ``value`` is an id this API could have assigned (lowercase UUID4)."""
-    return bool(UUID_PATTERN.match(value))
+    return UUID_PATTERN.fullmatch(value) is not None
 
 
 def item_key(item_id: str) -> dict[str, dict[str, str]]:
@@ -142,7 +149,7 @@ class ItemRepository:
         """404 or 412 for a failed condition, from the item DynamoDB returned with the failure."""
         old = getattr(exc, "response", {}).get("Item")
         if not old:
-            return NotFoundError(f"item {item_id} does not exist")
+            return missing_item(item_id)
         stored = int(self._from_dynamo(old)["version"])
         return PreconditionFailedError(
             f"If-Match: item {item_id} is at version {stored}, not {expected_version}"
@@ -245,7 +252,7 @@ class ItemRepository:
 
     def _get_record(self, item_id: str, projection: str, names: dict[str, str]) -> dict[str, Any]:
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         with translated_aws_errors(STORAGE):
             response = self._client.get_item(
                 TableName=self._table,
@@ -255,7 +262,7 @@ class ItemRepository:
                 ExpressionAttributeNames=names,
             )
         if "Item" not in response:
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         return self._from_dynamo(response["Item"])
 
     def update(
@@ -274,7 +281,7 @@ class ItemRepository:
         conditional ``UpdateItem``.
         """
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         if not LISTED_FIELDS & set(changes):
             return self._update_in_place(item_id, changes, expected_version)
         stored = current if current is not None else self.get(item_id)
@@ -360,7 +367,7 @@ class ItemRepository:
             if reason.get("Code") != "ConditionalCheckFailed":
                 raise
             if not reason.get("Item"):
-                raise NotFoundError(f"item {item_id} does not exist") from exc
+                raise missing_item(item_id) from exc
             # Another write came between the read and this one: nothing was written.
             raise ConcurrentWriteError(item_id) from exc
         return self._public(updated)
@@ -368,7 +375,7 @@ class ItemRepository:
     def delete(self, item_id: str, expected_version: int | None) -> None:
         """Delete the item record (its attachments follow through the table's stream)."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         condition, values = self._write_condition(expected_version)
         kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
         self._conditional_write(

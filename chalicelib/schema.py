@@ -103,6 +103,9 @@ ITEM_FIELDS: tuple[str, ...] = (
     "created_at",
     "updated_at",
     "version",
+    # The audit fields: the principal of the create and of the last write.
+    "created_by",
+    "updated_by",
 )
 
 # The map of an item's attachment records, keyed by attachment id.

@@ -17,7 +17,9 @@ from chalicelib.errors import ValidationError
 from chalicelib.jsonio import dumps
 
 Status = Literal["active", "archived"]
-READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
+READ_ONLY_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "version", "created_by", "updated_by"}
+)
 CLIENT_FIELDS = ("name", "description", "status", "tags", "attributes")
 DEFAULTS: dict[str, Any] = {"description": "", "status": "active", "tags": [], "attributes": {}}
 
@@ -123,6 +125,10 @@ class ItemPublic(BaseModel):
     created_at: str
     updated_at: str
     version: int
+    # A person's username or a machine client's id; null only on items written before the API
+    # recorded who wrote.
+    created_by: str | None
+    updated_by: str | None
 
 
 def _reject_read_only(payload: dict[str, Any]) -> None:

@@ -68,6 +68,9 @@ class ItemRepository:
     def _public(record: dict[str, Any]) -> dict[str, Any]:
         item = {field: record[field] for field in ITEM_FIELDS if field in record}
         item["version"] = int(item["version"])
+        # Items written before the API recorded who wrote have no audit fields: null, not absent.
+        item.setdefault("created_by", None)
+        item.setdefault("updated_by", None)
         return item
 
     def _conflict(self, item_id: str, exc: Exception, expected_version: int | None) -> Exception:
@@ -123,8 +126,8 @@ class ItemRepository:
 
     # -- single items ------------------------------------------------------------------------
 
-    def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Store a new item with a fresh id at version 1."""
+    def create(self, fields: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a new item with a fresh id at version 1, created by ``actor``."""
         now = self._clock()
         record = {
             **fields,
@@ -132,6 +135,8 @@ class ItemRepository:
             "created_at": now,
             "updated_at": now,
             "version": 1,
+            "created_by": actor,
+            "updated_by": actor,
         }
         with translated_aws_errors(STORAGE):
             # The id is random, so the condition only guards against the impossible collision;
@@ -167,15 +172,22 @@ class ItemRepository:
         return self._from_dynamo(response["Item"])
 
     def update(
-        self, item_id: str, changes: dict[str, Any], expected_version: int | None
+        self, item_id: str, changes: dict[str, Any], expected_version: int | None, actor: str
     ) -> dict[str, Any]:
-        """Set the given client fields (all of them for PUT) in one conditional write."""
+        """Set the given client fields (all of them for PUT) in one conditional write by
+        ``actor``."""
         if not is_item_id(item_id):
             raise NotFoundError(f"item {item_id} does not exist")
         condition, values = self._write_condition(expected_version)
-        names = {"#id": _ID, "#version": "version", "#updated_at": "updated_at"}
-        assignments = ["#updated_at = :now"]
+        names = {
+            "#id": _ID,
+            "#version": "version",
+            "#updated_at": "updated_at",
+            "#updated_by": "updated_by",
+        }
+        assignments = ["#updated_at = :now", "#updated_by = :actor"]
         values[":now"] = self._to_dynamo(self._clock())
+        values[":actor"] = {"S": actor}
         values[":one"] = {"N": "1"}
         for index, (field, value) in enumerate(sorted(changes.items())):
             names[f"#f{index}"] = field

@@ -46,8 +46,9 @@ class ItemService:
         self._remove_files = remove_files
         self._clock = clock
 
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.repository.create(validate_write(body))
+    def create(self, body: dict[str, Any], *, actor: str) -> dict[str, Any]:
+        """Create an item; ``actor`` (a username or client id) is recorded as its creator."""
+        return self.repository.create(validate_write(body), actor)
 
     def get(self, item_id: str) -> dict[str, Any]:
         return self.repository.get(item_id)
@@ -58,12 +59,12 @@ class ItemService:
         return self.repository.list(limit, cursor, status)
 
     def replace(
-        self, item_id: str, body: dict[str, Any], expected_version: int | None
+        self, item_id: str, body: dict[str, Any], expected_version: int | None, *, actor: str
     ) -> dict[str, Any]:
-        return self.repository.update(item_id, validate_write(body), expected_version)
+        return self.repository.update(item_id, validate_write(body), expected_version, actor)
 
     def patch(
-        self, item_id: str, patch: dict[str, Any], expected_version: int | None
+        self, item_id: str, patch: dict[str, Any], expected_version: int | None, *, actor: str
     ) -> dict[str, Any]:
         """Apply an RFC 7396 merge patch.
 
@@ -75,7 +76,7 @@ class ItemService:
         """
         changes = validate_patch(patch)
         if not patch_needs_stored_attributes(changes):
-            return self.repository.update(item_id, changes, expected_version)
+            return self.repository.update(item_id, changes, expected_version, actor)
         started = self._clock()
         for attempt in range(PATCH_ATTEMPTS):
             if attempt and self._clock() - started > PATCH_RETRY_WINDOW_SECONDS:
@@ -91,7 +92,7 @@ class ItemService:
                 "attributes": apply_attributes_patch(stored["attributes"], changes["attributes"]),
             }
             try:
-                return self.repository.update(item_id, merged, stored["version"])
+                return self.repository.update(item_id, merged, stored["version"], actor)
             except PreconditionFailedError:
                 if expected_version is not None:
                     raise

@@ -2,6 +2,9 @@
 botocore clients (with the API's retry config) and moto's in-process mock of DynamoDB and S3.
 
 The ``api`` fixture (``tests/unit/conftest.py``) gives each test a fresh app, tables and bucket.
+Requests carry an editor's token by default (``token=`` changes or omits it): the test client
+runs the app's token authorizer before every protected route, as API Gateway does, against the
+JWKS of ``ISSUER`` (``tests/tokens.py``), served on loopback.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE
+from tests.tokens import ISSUER, TokenSet
 
 ITEMS = "items-unit"
 IDEMPOTENCY = "items-idempotency-unit"
@@ -39,6 +43,7 @@ ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "items-api",
     "POWERTOOLS_METRICS_NAMESPACE": "ItemsApi",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "AUTH_TRUSTED_ISSUERS": ISSUER.trusted_issuers(),
 }
 UNSET = (
     "AWS_ENDPOINT_URL",
@@ -72,12 +77,16 @@ class Reply:
         return lowered.get(name.lower())
 
 
+EDITOR = object()  # the default caller of InProcessApi.request: a person in the editors group
+
+
 @dataclass
 class InProcessApi:
     """The app behind the Chalice test client, on moto's in-process mock."""
 
     client: Client
     clients: dict[str, Any] = field(default_factory=dict)  # botocore clients the app created
+    tokens: TokenSet = field(default_factory=ISSUER.tokens)
 
     def request(
         self,
@@ -86,8 +95,15 @@ class InProcessApi:
         body: Any = None,
         headers: dict[str, str] | None = None,
         raw: bytes | None = None,
+        *,
+        token: object = EDITOR,
     ) -> Reply:
+        """``token``: the bearer token to send (an editor's by default, ``None`` for none)."""
         sent = dict(JSON_HEADERS) if body is not None or raw is not None else {}
+        if token is EDITOR:
+            sent["Authorization"] = f"Bearer {self.tokens.editor}"
+        elif isinstance(token, str):
+            sent["Authorization"] = f"Bearer {token}"
         sent.update(headers or {})
         payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         response = self.client.http.request(method, path, headers=sent, body=payload)
@@ -140,6 +156,7 @@ def in_process_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
 def _app_on_mock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
     import app
     from chalicelib import container
+    from chalicelib.auth.tokens import get_verifier
     from chalicelib.settings import get_settings
 
     created: dict[str, Any] = {}
@@ -152,6 +169,7 @@ def _app_on_mock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[In
     monkeypatch.setattr(container, "create_client", recording_create_client)
     container.get_services.cache_clear()
     get_settings.cache_clear()
+    get_verifier.cache_clear()
     # An empty project dir: the test client must not apply a stage's environment (endpoints).
     with Client(app.app, project_dir=str(tmp_path)) as client:
         yield InProcessApi(client, created)

@@ -171,11 +171,11 @@ def test_throttles_and_idempotency_conflicts_are_counted(
     real_create = services.items.create
     nested: list[Reply] = []
 
-    def create_racing_a_repeat(body: dict[str, Any]) -> dict[str, Any]:
+    def create_racing_a_repeat(body: dict[str, Any], *, actor: str) -> dict[str, Any]:
         # The repeat arrives while the first request is still in progress.
         if not nested:
             nested.append(api.request("POST", "/items", body, {"Idempotency-Key": "k"}))
-        return real_create(body)
+        return real_create(body, actor=actor)
 
     monkeypatch.setattr(services.items, "create", create_racing_a_repeat)
     (first,), counts = _counts_after(

@@ -15,7 +15,7 @@ CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench clean venv screenshots
+.PHONY: run token test lint synth deploy bench clean venv screenshots
 
 venv: $(STAMP)
 
@@ -28,6 +28,11 @@ $(STAMP): requirements.txt requirements-layer.txt requirements-dev.txt
 ## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 + the web console on http://127.0.0.1:8001 (Ctrl-C stops all)
 run: $(STAMP)
 	$(BIN)/python -m localdev.run
+
+## token: print only a valid token of the running `make run`: USER=editor|viewer (a person's
+## access token from the local user pool) or CLIENT=<machine client> (client credentials)
+token: | $(STAMP)
+	@$(BIN)/python -m localdev.token $(if $(CLIENT),--client $(CLIENT),$(USER))
 
 ## lint: ruff and mypy (strict)
 lint: $(STAMP)

@@ -1,5 +1,5 @@
-"""`make run`: the emulator, its tables and bucket, `chalice local` on port 8000 and the web
-console on port 8001.
+"""`make run`: the emulator, its tables, bucket and user pool, the sign-in stand-in on port
+8002, `chalice local` on port 8000 and the web console on port 8001.
 
 Ctrl-C (or SIGTERM) stops everything this started, so a second `make run` starts cleanly.
 """
@@ -26,9 +26,16 @@ from localdev.emulator import (
     process_environment,
     start_moto_server,
 )
+from localdev.identity import (
+    LOCAL_USERS,
+    IdentityStandIn,
+    bootstrap_identity,
+    trusted_issuers,
+)
 
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 CONSOLE_PORT = int(os.environ.get("CONSOLE_PORT", "8001"))
+IDENTITY_PORT = int(os.environ.get("IDENTITY_PORT", "8002"))
 DEFAULT_LOCAL_API_KEY = "local-dev-key"
 
 
@@ -47,7 +54,12 @@ def _signal_child(child: subprocess.Popen[Any], signum: int, *, group: bool) -> 
 def main() -> int:
     environment = local_stage_environment()
     moto_port = emulator_port(environment)
-    ports = ((moto_port, "the emulator"), (API_PORT, "the API"), (CONSOLE_PORT, "the console"))
+    ports = (
+        (moto_port, "the emulator"),
+        (API_PORT, "the API"),
+        (CONSOLE_PORT, "the console"),
+        (IDENTITY_PORT, "the sign-in stand-in"),
+    )
     for port, what in ports:
         if port_in_use(port):
             print(f"port {port} (for {what}) is already in use: is another `make run` running?")
@@ -80,6 +92,15 @@ def main() -> int:
         bootstrap(environment)
         print(f"tables and bucket ready (emulator log: {log_dir / 'moto.log'})")
         api_url = f"http://127.0.0.1:{API_PORT}"
+        console_url = f"http://127.0.0.1:{CONSOLE_PORT}/"
+        identity_url = f"http://127.0.0.1:{IDENTITY_PORT}"
+        identity = bootstrap_identity(
+            environment["AWS_DEFAULT_REGION"],
+            environment["AWS_ENDPOINT_URL_S3"],
+            callback_urls=[console_url],
+        )
+        stand_in = IdentityStandIn(identity, identity_url)
+        servers.append(stand_in.serve(IDENTITY_PORT))
         # The console's config.json is served from memory: writing it into web/ would make
         # chalice's autoreload restart the API, and could be committed with the key inside.
         servers.append(
@@ -88,11 +109,23 @@ def main() -> int:
                 api_url=api_url,
                 api_key=api_key,
                 bucket_url=environment["AWS_ENDPOINT_URL_S3"],
+                auth={"domain": identity_url, "clientId": identity.console_client_id},
             )
         )
         print(f"API:     {api_url}")
         print(f"API key: {api_key}   (send it as the x-api-key header)")
-        print(f"Console: http://127.0.0.1:{CONSOLE_PORT}/   (API URL and key prefilled)")
+        print(f"Console: {console_url}   (sign in as one of the users below)")
+        print(f"Sign-in: {identity_url}   (the local stand-in for Cognito's managed login)")
+        for username, (group, password) in LOCAL_USERS.items():
+            print(f"  user {username:<8} password {password}   ({group})")
+        for machine in identity.machine_clients.values():
+            print(
+                f"  machine client {machine.name}: id {machine.client_id}, "
+                f"scopes {' '.join(machine.scopes)}"
+            )
+        print("Tokens:  make token USER=editor   (or USER=viewer, or CLIENT=<machine client>)")
+        print("         prints only the token, issued by the local emulator: send it as")
+        print("         Authorization: Bearer <token>")
         api = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "chalice"),
@@ -105,7 +138,12 @@ def main() -> int:
                 str(API_PORT),
             ],
             cwd=PROJECT_DIR,
-            env=process_environment({"LOCAL_API_KEY": api_key}),
+            env=process_environment(
+                {
+                    "LOCAL_API_KEY": api_key,
+                    "AUTH_TRUSTED_ISSUERS": trusted_issuers(identity, identity_url),
+                }
+            ),
             # Its own process group: chalice's autoreloader serves from a child process, which
             # must stop with it (on SIGTERM too, not only on a terminal's Ctrl-C).
             start_new_session=True,

@@ -26,7 +26,7 @@ from playwright.sync_api import (
 )
 
 from localdev.console import start_console
-from tests.integration.harness import API_KEY, LiveApi, live_api
+from tests.integration.harness import API_KEY, CONSOLE_PORT, LiveApi, live_api
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags chromium keeps dialling Google's hosts, which this
@@ -55,12 +55,16 @@ def live() -> Iterator[LiveApi]:
 
 @pytest.fixture(scope="session")
 def console_url(live: LiveApi) -> Iterator[str]:
-    """The console on a free port, configured for this session's API and bucket."""
+    """The console on the port its sign-in returns to, configured for this session's API,
+    bucket and sign-in stand-in."""
+    assert live.stand_in is not None
+    assert live.identity is not None
     server = start_console(
-        0,
+        CONSOLE_PORT,
         api_url=live.url,
         api_key=API_KEY,
         bucket_url=live.environment["AWS_ENDPOINT_URL_S3"],
+        auth={"domain": live.stand_in.url, "clientId": live.identity.console_client_id},
     )
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()

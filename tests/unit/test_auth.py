@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -40,7 +41,7 @@ READS = [
     ("GET", "/items/{id}"),
     ("GET", "/items/{id}/attachments"),
 ]
-REFUSED_TOKENS = {
+REFUSED_TOKENS: dict[str, Callable[[], str]] = {
     "expired": TOKENS.expired,
     "not yet valid": TOKENS.not_yet_valid,
     "tampered signature": TOKENS.tampered,

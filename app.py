@@ -11,13 +11,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, DynamoDBEvent, Response
 
 from chalicelib.routes.attachments import attachment_routes
 from chalicelib.routes.authorizer import authorizer_routes
 from chalicelib.routes.items import item_routes
 from chalicelib.routes.system import system_routes
 from chalicelib.routes.web import JSON, header
+from chalicelib.schema import ITEM_CHANGES_BATCH_SIZE
+from chalicelib.settings import items_table_stream_arn
 
 # configure_logs=False: Powertools Logger owns the log output; Chalice's own handler would print
 # every line a second time as plain text.
@@ -77,17 +79,53 @@ def require_local_api_key(event: Any, get_response: Callable[[Any], Response]) -
     return get_response(event)
 
 
-@app.lambda_function(name="sweep_late_upload")
-def sweep_late_upload(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@app.lambda_function(name="confirm_upload")
+def confirm_upload(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge's "Object Created" events of the assets bucket, below the attachments prefix.
 
-    Removes a file uploaded (with a still-valid presigned POST) after its item or attachment was
-    deleted, so nothing is left orphaned. Not an HTTP route: ``chalice local`` does not serve it.
+    Marks the attachment uploaded, with the file's real size; removes a file that no record
+    claims (uploaded with a still-valid presigned POST after its item or attachment was
+    deleted), so nothing is left orphaned. Not an HTTP route: ``chalice local`` does not serve
+    it; under `make run` the local event feeder invokes it as EventBridge would.
+    """
+    from chalicelib import telemetry
+    from chalicelib.container import get_services
+    from chalicelib.timestamps import normalized
+
+    detail = event["detail"]["object"]
+    key = detail["key"]  # our keys hold only [0-9a-z/-]: nothing to decode
+    outcome = get_services().attachments.confirm_upload(
+        key, size=int(detail.get("size", 0)), uploaded_at=normalized(event["time"])
+    )
+    telemetry.upload_reported(key, outcome)
+    return {"key": key, "outcome": telemetry.UPLOAD_OUTCOMES[outcome]}
+
+
+@app.on_dynamodb_record(
+    stream_arn=items_table_stream_arn(),
+    batch_size=ITEM_CHANGES_BATCH_SIZE,
+    starting_position="TRIM_HORIZON",
+    name="clean_up_removed_records",
+)
+def clean_up_removed_records(event: DynamoDBEvent) -> dict[str, Any]:
+    """The items table's stream (removals only): what a removed record leaves behind goes too.
+
+    A removed item record takes every record and file of its item with it; a removed
+    attachment record (deleted, or expired because its file never arrived) takes its file.
+    A record that fails is reported back (``ReportBatchItemFailures``), so Lambda retries from
+    it, splitting the batch, and in the end hands it to the dead-letter queue.
     """
     from chalicelib import telemetry
     from chalicelib.container import get_services
 
-    key = event["detail"]["object"]["key"]  # our keys hold only [0-9a-z/-]: nothing to decode
-    removed = get_services().attachments.sweep_upload(key)
-    telemetry.late_upload(key, removed=removed)
-    return {"key": key, "removed": removed}
+    attachments = get_services().attachments
+    for record in event:
+        keys = record.keys or {}
+        item_id, sort_key = keys.get("id", {}).get("S", ""), keys.get("sk", {}).get("S", "")
+        try:
+            removed = attachments.on_record_removed(item_id, sort_key)
+        except Exception as exc:
+            telemetry.cleanup_failed(item_id, sort_key, exc)
+            return {"batchItemFailures": [{"itemIdentifier": record.sequence_number}]}
+        telemetry.cleaned_up(item_id, sort_key, removed)
+    return {"batchItemFailures": []}

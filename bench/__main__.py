@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import footprint, listing, requests, suite, warm
+from bench import footprint, listing, requests, scale, suite, warm
 from bench.figures import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
     figures["package_bytes"] = measured["package_bytes"]
     figures["warm_overhead_ratio"] = warm.measure()
     figures.update(listing.measure())
+    figures.update(scale.measure())
     if arguments.skip_suite:
         previous = _previous().get("test_suite_seconds")
         if previous is not None:
@@ -80,6 +81,10 @@ def _value(value: float | None, unit: str) -> str:
         return f"{value * 1000:.2f} ms" if value < 1 else f"{value:.1f} s"
     if unit == "bytes":
         return f"{value / 1024:,.1f} KiB" if value < 1024 * 1024 else f"{value / 2**20:,.1f} MiB"
+    if unit == "share":
+        return f"{value:.4f}"
+    if unit == "per_s":
+        return f"{value:,.0f}/s"
     return f"{value:g} {unit}"
 
 

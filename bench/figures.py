@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Unit = Literal["s", "bytes", "requests", "items"]
+Unit = Literal["s", "bytes", "requests", "items", "share", "per_s"]
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
     "<=": operator.le,
     "<": operator.lt,
     "==": operator.eq,

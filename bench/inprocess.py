@@ -20,6 +20,7 @@ BUCKET = "items-assets-bench"
 API_KEY = "bench-key"
 ENVIRONMENT = {
     "ITEMS_TABLE_NAME": ITEMS,
+    "ITEMS_TABLE_STREAM_ARN": f"arn:aws:dynamodb:us-east-1:123456789012:table/{ITEMS}/stream/b",
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY,
     "ASSETS_BUCKET_NAME": BUCKET,
     "CORS_ALLOW_ORIGIN": "*",

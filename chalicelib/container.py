@@ -40,10 +40,7 @@ def build_services(settings: Settings) -> Services:
         allowed_content_types=settings.allowed_content_types,
         max_bytes=settings.max_attachment_bytes,
     )
-    items = ItemService(
-        ItemRepository(dynamodb, settings.items_table_name, cursors),
-        remove_files=attachments.delete_all,
-    )
+    items = ItemService(ItemRepository(dynamodb, settings.items_table_name, cursors))
     return Services(
         items=items,
         attachments=attachments,

@@ -17,6 +17,7 @@ from chalicelib.attachments.models import AttachmentCreate, AttachmentPublic
 from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS
 from chalicelib.items.models import ItemPublic, ItemWrite
 from chalicelib.jsonio import MAX_BODY_BYTES
+from chalicelib.openapi_metadata import add_metadata
 from chalicelib.routes.web import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES
 
 REF = "#/components/schemas/{model}"
@@ -30,7 +31,7 @@ class Error(BaseModel):
 
 
 class GatewayError(BaseModel):
-    """A refusal by API Gateway itself, such as a missing API key."""
+    """A refusal by API Gateway itself, such as a missing API key or a refused token."""
 
     message: str
 
@@ -199,7 +200,11 @@ _HEADERS: dict[str, dict[str, Any]] = {
 
 _ERRORS = {
     400: "Invalid request; the message names the field or header",
-    403: "Missing or invalid API key (API Gateway)",
+    401: "No bearer token, or one that is expired, tampered, signed by another key, or issued "
+    "by another pool or for another client (API Gateway's shape; the app's shape when a cached "
+    "authorization outlived its token)",
+    403: "Missing or invalid API key (API Gateway's shape), or a valid token without the "
+    "permission the operation needs (ForbiddenError); nothing was written",
     404: "No such resource",
     409: "An idempotent request with this key is still in progress, or concurrent changes",
     412: "If-Match does not match the stored version; nothing was written",
@@ -259,14 +264,25 @@ def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
     for status in spec.errors:
         responses[str(status)] = {"description": _ERRORS[status], "content": _json("Error")}
     if spec.api_key:
-        responses["403"] = {"description": _ERRORS[403], "content": _json("GatewayError")}
+        either = {
+            "oneOf": [
+                {"$ref": REF.format(model="GatewayError")},
+                {"$ref": REF.format(model="Error")},
+            ]
+        }
+        for status in (401, 403):
+            responses[str(status)] = {
+                "description": _ERRORS[status],
+                "content": {"application/json": {"schema": either}},
+            }
     words = [w.strip("{}").replace(".", "_") for w in path.strip("/").split("/")]
     operation: dict[str, Any] = {
         "operationId": "_".join([method.lower(), *words]),
         "summary": spec.summary,
         "parameters": [_PARAMETERS[n] for n in names],
         "responses": responses,
-        "security": [{"apiKey": []}] if spec.api_key else [],
+        # One requirement naming both: the token and the key are each required.
+        "security": [{"bearerAuth": [], "apiKey": []}] if spec.api_key else [],
     }
     if spec.request:
         operation["requestBody"] = {
@@ -283,7 +299,7 @@ def build_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), spec in OPERATIONS.items():
         paths.setdefault(path, {})[method.lower()] = _operation(path, method, spec)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Items API",
@@ -294,6 +310,25 @@ def build_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": _schemas(),
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A token of the deployment's Amazon Cognito user pool: a "
+                    "signed-in person's (their group decides: viewers read, editors read and "
+                    "write) or a machine client's access token from the client credentials "
+                    "grant (its scopes decide). Every GET needs items/read, every other "
+                    "method items/write.",
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "Names the client for its usage plan (throttle and quota). "
+                    "Not a secret; it never authenticates anyone.",
+                },
+            },
         },
     }
+    return add_metadata(document)

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 ITEMS_TABLE_NAME = "ITEMS_TABLE_NAME"
+ITEMS_TABLE_STREAM_ARN = "ITEMS_TABLE_STREAM_ARN"
 IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 ASSETS_BUCKET_NAME = "ASSETS_BUCKET_NAME"
 CORS_ALLOW_ORIGIN = "CORS_ALLOW_ORIGIN"
@@ -91,6 +92,12 @@ class Settings:
 def get_settings() -> Settings:
     """The settings of this process, read once."""
     return Settings.from_environment()
+
+
+def items_table_stream_arn() -> str:
+    """The items table's stream, which the cleanup function consumes. Read at import time by
+    the event handler's decorator, which ``chalice package`` turns into the event source."""
+    return _required(ITEMS_TABLE_STREAM_ARN)
 
 
 def cors_allow_origin() -> str:

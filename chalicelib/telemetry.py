@@ -9,7 +9,10 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 SERVICE = "items-api"
 # Metric names (the stack alarms on ItemConflicts and ItemThrottles).
@@ -18,7 +21,7 @@ ITEMS_UPDATED = "ItemsUpdated"
 ITEMS_DELETED = "ItemsDeleted"
 ITEM_CONFLICTS = "ItemConflicts"
 ITEM_THROTTLES = "ItemThrottles"
-ORPHANED_FILES = "OrphanedFileCleanupFailures"
+CLEANUP_FAILURES = "RecordCleanupFailures"
 LATE_UPLOADS_REMOVED = "LateUploadsRemoved"
 
 _metrics_lock = threading.Lock()
@@ -53,6 +56,29 @@ def tracer() -> Any | None:
     from aws_lambda_powertools import Tracer
 
     return Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+
+
+def with_trace_context(function: Callable[..., T]) -> Callable[..., T]:
+    """``function`` as it must run on a worker thread: inside this thread's X-Ray trace.
+
+    The X-Ray SDK keeps the current segment per thread; without this, calls made on a pool
+    thread (the parallel queries of a listing page) would record no subsegment and log a
+    "cannot find the current segment" error. Outside Lambda there is no trace to carry.
+    """
+    if tracer() is None:
+        return function
+    from aws_xray_sdk.core import xray_recorder
+
+    entity = xray_recorder.get_trace_entity()
+
+    def traced(*args: Any) -> T:
+        xray_recorder.set_trace_entity(entity)
+        try:
+            return function(*args)
+        finally:
+            xray_recorder.clear_trace_entities()
+
+    return traced
 
 
 def count(name: str, value: int = 1) -> None:
@@ -99,20 +125,29 @@ def record_request(
         count(name)
 
 
-def orphaned_files(item_id: str, error: Exception) -> None:
-    """Report files of a deleted item that could not be removed (for an operator to sweep)."""
-    logger().error(
-        "files of a deleted item could not be removed",
-        extra={"item_id": item_id, "error": type(error).__name__},
-    )
-    count(ORPHANED_FILES)
+UPLOAD_OUTCOMES = {True: "confirmed", False: "removed", None: "ignored"}
 
 
-def late_upload(key: str, *, removed: bool) -> None:
-    """Report an upload the sweep looked at (removed: it belonged to nothing any more)."""
-    logger().info(
-        "late upload removed" if removed else "upload belongs to an attachment",
-        extra={"key": key, "removed": removed},
-    )
-    if removed:
+def upload_reported(key: str, outcome: bool | None) -> None:
+    """Report what became of a file S3 reported (removed: it belonged to nothing any more)."""
+    word = UPLOAD_OUTCOMES[outcome]
+    logger().info(f"upload {word}", extra={"key": key, "outcome": word})
+    if outcome is False:
         count(LATE_UPLOADS_REMOVED)
+
+
+def cleaned_up(item_id: str, sort_key: str, removed: int) -> None:
+    """Report what a removed record took with it."""
+    logger().info(
+        "removed record cleaned up",
+        extra={"item_id": item_id, "record": sort_key, "removed": removed},
+    )
+
+
+def cleanup_failed(item_id: str, sort_key: str, error: Exception) -> None:
+    """Report a removed record whose leftovers could not be removed (Lambda will retry it)."""
+    logger().error(
+        "could not clean up after a removed record",
+        extra={"item_id": item_id, "record": sort_key, "error": type(error).__name__},
+    )
+    count(CLEANUP_FAILURES)

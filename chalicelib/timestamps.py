@@ -14,3 +14,9 @@ def rfc3339(moment: datetime) -> str:
 def utc_now() -> str:
     """The current time in the API's format."""
     return rfc3339(datetime.now(UTC))
+
+
+def normalized(text: str) -> str:
+    """An RFC 3339 timestamp from elsewhere (EventBridge writes ``2026-11-22T23:45:00Z``) in
+    the API's format."""
+    return rfc3339(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -6,6 +6,11 @@ imports the module named ``app`` once per process and updates ``os.environ`` wit
 variables, so without care a second stack in the same process (or a test session that already
 imported ``app``) would silently get the first stack's origin. This context manager gives every
 packaging a fresh import under the stage's environment and restores the process afterwards.
+
+Fresh means ``chalicelib`` too: the origin is read where the routes are declared
+(``chalicelib.routes.common``), and Chalice consumes a blueprint's registrations when an app
+registers it (it pops their options), so a second app built from cached route modules would
+register every route as GET.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def stage_environment(
 ) -> Iterator[None]:
     """Import ``source_dir/app.py`` afresh under ``environment``; undo everything on exit."""
     saved_environ = dict(os.environ)
-    saved_app = sys.modules.pop("app", None)
+    saved_modules = {name: sys.modules.pop(name) for name in _app_modules()}
     saved_path = list(sys.path)
     try:
         os.environ.update(environment)
@@ -41,7 +46,15 @@ def stage_environment(
         os.environ.clear()
         os.environ.update(saved_environ)
         sys.path[:] = saved_path
-        if saved_app is None:
-            sys.modules.pop("app", None)
-        else:
-            sys.modules["app"] = saved_app
+        for name in _app_modules():
+            del sys.modules[name]
+        sys.modules.update(saved_modules)
+
+
+def _app_modules() -> list[str]:
+    """The imported modules of the Chalice app: ``app`` and ``chalicelib``'s."""
+    return [
+        name
+        for name in sys.modules
+        if name in ("app", "chalicelib") or name.startswith("chalicelib.")
+    ]

@@ -14,11 +14,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from chalicelib import settings
-from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE, TableDefinition
+from chalicelib.schema import (
+    IDEMPOTENCY_TABLE,
+    ITEMS_TABLE,
+    TableDefinition,
+    uploads_event_pattern,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
@@ -77,6 +83,20 @@ def start_moto_server(port: int, log_path: Path | None = None) -> subprocess.Pop
     return process
 
 
+def start_event_feeder(
+    environment: dict[str, str], log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``localdev.events`` in its own process, with the local stage's ``environment``."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, "-m", "localdev.events"],
+        cwd=PROJECT_DIR,
+        env=process_environment(environment),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def _create_table(client: Any, name: str, definition: TableDefinition) -> None:
     try:
         client.create_table(**definition.create_table_kwargs(name))
@@ -90,18 +110,27 @@ def _create_table(client: Any, name: str, definition: TableDefinition) -> None:
 
 
 def bootstrap(environment: dict[str, str]) -> None:
-    """Create the tables and the bucket named in ``environment`` if they are missing."""
-    import boto3
+    """Create the tables, bucket, queues and rule named in ``environment`` if missing."""
+    from localdev.events import emulator_clients
 
-    session = boto3.session.Session(
-        region_name=environment["AWS_DEFAULT_REGION"],
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    create_resources(environment, emulator_clients(environment))
+
+
+def create_resources(environment: dict[str, str], client: Callable[[str], Any]) -> None:
+    """The local stack: the tables (with their stream and TTL), the bucket (answering CORS like
+    the stack's, its events sent to EventBridge), the uploads rule and the feeder's queues.
+    ``client(service)`` gives a client of the emulator (or of moto's in-process mock)."""
+    from localdev.events import (
+        CLEANUP_DEAD_LETTERS,
+        UPLOADS_DEAD_LETTERS,
+        UPLOADS_QUEUE,
+        UPLOADS_RULE,
     )
-    dynamodb = session.client("dynamodb", endpoint_url=environment["AWS_ENDPOINT_URL_DYNAMODB"])
+
+    dynamodb = client("dynamodb")
     _create_table(dynamodb, environment[settings.ITEMS_TABLE_NAME], ITEMS_TABLE)
     _create_table(dynamodb, environment[settings.IDEMPOTENCY_TABLE_NAME], IDEMPOTENCY_TABLE)
-    s3 = session.client("s3", endpoint_url=environment["AWS_ENDPOINT_URL_S3"])
+    s3 = client("s3")
     bucket = environment[settings.ASSETS_BUCKET_NAME]
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
@@ -118,6 +147,21 @@ def bootstrap(environment: dict[str, str]) -> None:
                 }
             ]
         },
+    )
+    # New attachment files: S3 -> EventBridge -> the stack's rule -> (here) a queue the local
+    # event feeder reads, where the stack targets the confirm_upload function.
+    sqs = client("sqs")
+    queue_url = sqs.create_queue(QueueName=UPLOADS_QUEUE)["QueueUrl"]
+    for name in (UPLOADS_DEAD_LETTERS, CLEANUP_DEAD_LETTERS):
+        sqs.create_queue(QueueName=name)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events = client("events")
+    events.put_rule(Name=UPLOADS_RULE, EventPattern=json.dumps(uploads_event_pattern(bucket)))
+    events.put_targets(Rule=UPLOADS_RULE, Targets=[{"Id": "feeder", "Arn": queue_arn}])
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
 
 

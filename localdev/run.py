@@ -24,6 +24,7 @@ from localdev.emulator import (
     local_stage_environment,
     port_in_use,
     process_environment,
+    start_event_feeder,
     start_moto_server,
 )
 from localdev.identity import (
@@ -91,6 +92,10 @@ def main() -> int:
         children.append(start_moto_server(moto_port, log_dir / "moto.log"))
         bootstrap(environment)
         print(f"tables and bucket ready (emulator log: {log_dir / 'moto.log'})")
+        # The stack's event sources, played locally: the items table's stream, S3's upload
+        # events, DynamoDB's time to live (see localdev/events.py).
+        children.append(start_event_feeder(environment, log_dir / "events.log"))
+        print(f"event feeder running (log: {log_dir / 'events.log'})")
         api_url = f"http://127.0.0.1:{API_PORT}"
         console_url = f"http://127.0.0.1:{CONSOLE_PORT}/"
         identity_url = f"http://127.0.0.1:{IDENTITY_PORT}"

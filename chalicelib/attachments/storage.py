@@ -5,6 +5,7 @@ Everything lives below ``attachments/<item id>/``; the Lambda role may touch not
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,14 @@ from chalicelib.schema import ATTACHMENTS_PREFIX
 from chalicelib.timestamps import rfc3339
 
 FILE_STORAGE = "file storage"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What S3 says of a stored object."""
+
+    size: int
+    uploaded_at: str
 
 
 class FileStorage:
@@ -43,18 +52,26 @@ class FileStorage:
             if self._status(exc) not in (403, 404):
                 raise
 
-    def exists(self, key: str) -> bool:
-        """Whether an object has been uploaded at ``key``."""
+    def head(self, key: str) -> StoredFile | None:
+        """The object at ``key``, or ``None`` when there is none.
+
+        S3 answers a ``HEAD`` of a missing key with 404 only to a caller that may list the
+        bucket, and with 403 to one that may not; the functions may read their own keys but
+        not list, so both mean "not there". A 403 cannot mean anything else for our own keys:
+        the role allows ``s3:GetObject`` on every key below the attachments prefix.
+        """
         from botocore.exceptions import ClientError
 
         try:
             with translated_aws_errors(FILE_STORAGE):
-                self._client.head_object(Bucket=self._bucket, Key=key)
+                response = self._client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if self._status(exc) == 404:
-                return False
+            if self._status(exc) in (403, 404):
+                return None
             raise
-        return True
+        return StoredFile(
+            size=int(response["ContentLength"]), uploaded_at=rfc3339(response["LastModified"])
+        )
 
     def presign_upload(
         self, key: str, *, content_type: str, max_bytes: int, expires_in: int
@@ -98,10 +115,6 @@ class FileStorage:
                 for entry in page.get("Contents", []):
                     found[entry["Key"]] = entry["LastModified"]
         return found
-
-    def uploaded_times(self, prefix: str) -> dict[str, str]:
-        """Upload time of every object below ``prefix``, by key (one request per 1,000)."""
-        return {key: rfc3339(moment) for key, moment in self._keys(prefix).items()}
 
     def delete(self, key: str) -> None:
         with translated_aws_errors(FILE_STORAGE):

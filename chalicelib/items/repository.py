@@ -1,10 +1,13 @@
-"""The item repository: the only code that talks to DynamoDB.
+"""The item repository: the only code that reads or writes item records in DynamoDB.
 
 Every write is one conditional request (no read-before-write): create is ``PutItem`` with
 ``attribute_not_exists``, replace/patch an ``UpdateItem`` and delete a ``DeleteItem`` whose
 condition holds the version check. ``ReturnValuesOnConditionCheckFailure=ALL_OLD`` tells a
 missing item (404) from a stale version (412) in that same request. Attribute names always go
 through ``ExpressionAttributeNames``, so no user-supplied key is ever parsed as an expression.
+
+An item record carries the attributes of the two listing indexes (see ``listing``); a listing
+page queries the shards of one index and reads its items with one ``BatchGetItem``.
 """
 
 from __future__ import annotations
@@ -14,17 +17,39 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import telemetry
 from chalicelib.aws import error_code, translated_aws_errors
 from chalicelib.cursors import CursorCodec
-from chalicelib.errors import NotFoundError, PreconditionFailedError
-from chalicelib.schema import ATTACHMENTS_ATTRIBUTE, ITEM_FIELDS, ITEMS_TABLE, STATUS_INDEX
+from chalicelib.errors import NotFoundError, PreconditionFailedError, ThrottledError
+from chalicelib.items.listing import (
+    NOT_STARTED,
+    Position,
+    index_attributes,
+    item_id_of,
+    merge_page,
+    pack_positions,
+    query_parameters,
+    status_shard,
+    unpack_positions,
+)
+from chalicelib.schema import (
+    ALL_ITEMS_INDEX,
+    ITEM_FIELDS,
+    ITEM_RECORD,
+    ITEMS_TABLE,
+    LISTING_SHARDS,
+    STATUS_INDEX,
+)
 from chalicelib.timestamps import utc_now
 
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 STORAGE = "storage"
+# BatchGetItem may leave keys unprocessed when throttled; ask for them once more (each attempt
+# may take the SDK's worst case, and a listing page must answer inside the Lambda timeout).
+BATCH_GET_ATTEMPTS = 2
 
 _ID = ITEMS_TABLE.partition_key.name
+_SK = ITEMS_TABLE.sort_key.name if ITEMS_TABLE.sort_key else "sk"
 _PROJECTION = ", ".join(f"#{f}" for f in ITEM_FIELDS)
 _PROJECTION_NAMES = {f"#{f}": f for f in ITEM_FIELDS}
 
@@ -34,8 +59,13 @@ def is_item_id(value: str) -> bool:
     return bool(UUID_PATTERN.match(value))
 
 
+def item_key(item_id: str) -> dict[str, dict[str, str]]:
+    """The primary key of an item's own record."""
+    return {_ID: {"S": item_id}, _SK: {"S": ITEM_RECORD}}
+
+
 class ItemRepository:
-    """Items in one DynamoDB table, addressed by id, listed by scan or by status."""
+    """Item records in the items table, addressed by id, listed newest first."""
 
     def __init__(
         self,
@@ -97,7 +127,7 @@ class ItemRepository:
             with translated_aws_errors(STORAGE):
                 return operation(
                     TableName=self._table,
-                    Key={_ID: {"S": item_id}},
+                    Key=item_key(item_id),
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **request,
                 )
@@ -119,7 +149,7 @@ class ItemRepository:
         with translated_aws_errors(STORAGE):
             self._client.get_item(
                 TableName=self._table,
-                Key={_ID: {"S": "health-check"}},
+                Key=item_key("health-check"),
                 ProjectionExpression="#id",
                 ExpressionAttributeNames={"#id": _ID},
             )
@@ -138,15 +168,15 @@ class ItemRepository:
             "created_by": actor,
             "updated_by": actor,
         }
+        internal = {_SK: ITEM_RECORD} | index_attributes(
+            record["id"], record["status"], record["created_at"]
+        )
         with translated_aws_errors(STORAGE):
             # The id is random, so the condition only guards against the impossible collision;
             # it costs nothing and makes "create never overwrites" true by construction.
             self._client.put_item(
                 TableName=self._table,
-                # An empty attachments map from the start lets adding an attachment be a
-                # single conditional UpdateItem of "attachments.<id>" (see attachments.py).
-                Item={k: self._to_dynamo(v) for k, v in record.items()}
-                | {ATTACHMENTS_ATTRIBUTE: {"M": {}}},
+                Item={k: self._to_dynamo(v) for k, v in (record | internal).items()},
                 ConditionExpression="attribute_not_exists(#id)",
                 ExpressionAttributeNames={"#id": _ID},
             )
@@ -162,7 +192,7 @@ class ItemRepository:
         with translated_aws_errors(STORAGE):
             response = self._client.get_item(
                 TableName=self._table,
-                Key={_ID: {"S": item_id}},
+                Key=item_key(item_id),
                 ConsistentRead=True,
                 ProjectionExpression=projection,
                 ExpressionAttributeNames=names,
@@ -193,6 +223,12 @@ class ItemRepository:
             names[f"#f{index}"] = field
             values[f":f{index}"] = self._to_dynamo(value)
             assignments.append(f"#f{index} = :f{index}")
+        if "status" in changes:
+            # The status index's shard key moves with the status (the other listing keys never
+            # change, so an update that keeps the status writes neither index).
+            names["#status_shard"] = STATUS_INDEX.partition_key.name
+            values[":status_shard"] = {"S": status_shard(item_id, changes["status"])}
+            assignments.append("#status_shard = :status_shard")
         response = self._conditional_write(
             self._client.update_item,
             item_id,
@@ -205,82 +241,90 @@ class ItemRepository:
         )
         return self._public(self._from_dynamo(response["Attributes"]))
 
-    def delete(self, item_id: str, expected_version: int | None) -> dict[str, Any]:
-        """Delete the item; returns everything it held (attachments included)."""
+    def delete(self, item_id: str, expected_version: int | None) -> None:
+        """Delete the item record (its attachments follow through the table's stream)."""
         if not is_item_id(item_id):
             raise NotFoundError(f"item {item_id} does not exist")
         condition, values = self._write_condition(expected_version)
         kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
-        response = self._conditional_write(
+        self._conditional_write(
             self._client.delete_item,
             item_id,
             expected_version,
             ConditionExpression=condition,
             ExpressionAttributeNames={"#id": _ID} | ({"#version": "version"} if values else {}),
-            ReturnValues="ALL_OLD",
             **kwargs,
         )
-        return self._from_dynamo(response.get("Attributes", {}))
 
     # -- listing -----------------------------------------------------------------------------
 
-    def list(
+    def page(
         self, limit: int, cursor: str | None, status: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of items and the cursor of the next page (``None`` on the last one).
+        """One page of items, newest ``created_at`` first, and the cursor of the next page
+        (``None`` on the last one).
 
-        Without ``status`` this is a ``Scan`` (every item once, in key order); with it, a
-        ``Query`` of the status index, newest first. Either reads ``limit + 1`` items: the
-        extra one only tells whether another page exists, so the last page ends with ``None``
-        rather than with a cursor to an empty page.
+        The shards of the listing index (all items, or one status) are queried in parallel and
+        merged (``listing.merge_page``); the page's items are then read with one eventually
+        consistent ``BatchGetItem``, as an index is eventually consistent anyway. An item the
+        index still lists but that has since been deleted, or has changed its status, is
+        left out.
         """
         scope = f"items:status={status}" if status else "items"
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Limit": limit + 1,
-            "ProjectionExpression": _PROJECTION,
-            "ExpressionAttributeNames": dict(_PROJECTION_NAMES),
-        }
+        index = STATUS_INDEX if status else ALL_ITEMS_INDEX
+        positions: list[Position] = [NOT_STARTED] * LISTING_SHARDS
         if cursor:
-            key = self._cursors.decode(cursor, scope, self._key_checker(status))
-            kwargs["ExclusiveStartKey"] = {name: {"S": value} for name, value in key.items()}
-        with translated_aws_errors(STORAGE):
-            if status:
+            key = self._cursors.decode(
+                cursor, scope, lambda k: set(k) == {"p"} and unpack_positions(k["p"]) is not None
+            )
+            positions = unpack_positions(key["p"]) or positions
+
+        def query_shard(shard: int, position: Position, count: int) -> tuple[list[str], bool]:
+            partition = f"{status}#{shard}" if status else f"all#{shard}"
+            with translated_aws_errors(STORAGE):
                 response = self._client.query(
-                    IndexName=STATUS_INDEX.name,
-                    KeyConditionExpression="#status = :status",
-                    ExpressionAttributeValues={":status": {"S": status}},
-                    ScanIndexForward=False,
-                    **kwargs,
+                    TableName=self._table,
+                    **query_parameters(index, partition, position, ITEM_RECORD, count),
                 )
-            else:
-                response = self._client.scan(**kwargs)
-        records = [self._from_dynamo(image) for image in response.get("Items", [])]
-        page = records[:limit]
-        key_names = [_ID] + (["status", "created_at"] if status else [])
-        next_key: dict[str, Any] | None = None
-        if len(records) > limit:
-            next_key = page[-1]
-        elif "LastEvaluatedKey" in response:
-            # DynamoDB stopped early (its 1 MB page limit): resume where it stopped.
-            next_key = self._from_dynamo(response["LastEvaluatedKey"])
+            keys = [entry["created_key"]["S"] for entry in response.get("Items", [])]
+            return keys, "LastEvaluatedKey" in response
+
+        page = merge_page(
+            query_shard, positions, limit, run_in_parallel=telemetry.with_trace_context
+        )
+        items = self._read_many([item_id_of(key) for key in page.keys])
+        if status:
+            items = [item for item in items if item["status"] == status]
         next_cursor = (
-            self._cursors.encode(scope, {k: str(next_key[k]) for k in key_names})
-            if next_key is not None
+            self._cursors.encode(scope, {"p": pack_positions(page.positions)})
+            if page.has_more
             else None
         )
-        return [self._public(r) for r in page], next_cursor
+        return items, next_cursor
 
-    @staticmethod
-    def _key_checker(status: str | None) -> Callable[[dict[str, Any]], bool]:
-        def check(key: dict[str, Any]) -> bool:
-            if not status:
-                return set(key) == {_ID} and is_item_id(key[_ID])
-            return (
-                set(key) == {_ID, "status", "created_at"}
-                and is_item_id(key[_ID])
-                and key["status"] == status
-                and bool(TIMESTAMP_PATTERN.match(key["created_at"]))
-            )
-
-        return check
+    def _read_many(self, item_ids: list[str]) -> list[dict[str, Any]]:
+        """The items of ``item_ids`` (at most 100) in that order, leaving out missing ones."""
+        if not item_ids:
+            return []
+        # BatchGetItem refuses duplicate keys; an index never lists an item twice, but a page
+        # must not fail if it did.
+        pending: list[dict[str, Any]] = [item_key(i) for i in dict.fromkeys(item_ids)]
+        found: dict[str, dict[str, Any]] = {}
+        for _ in range(BATCH_GET_ATTEMPTS):
+            with translated_aws_errors(STORAGE):
+                response = self._client.batch_get_item(
+                    RequestItems={
+                        self._table: {
+                            "Keys": pending,
+                            "ProjectionExpression": _PROJECTION,
+                            "ExpressionAttributeNames": dict(_PROJECTION_NAMES),
+                        }
+                    }
+                )
+            for image in response.get("Responses", {}).get(self._table, []):
+                record = self._from_dynamo(image)
+                found[record["id"]] = self._public(record)
+            pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not pending:
+                return [found[item_id] for item_id in dict.fromkeys(item_ids) if item_id in found]
+        raise ThrottledError(f"{STORAGE} is busy, retry later")

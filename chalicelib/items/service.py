@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import telemetry
-from chalicelib.errors import (
-    ConflictError,
-    DependencyUnavailableError,
-    ItemsApiError,
-    NotFoundError,
-    PreconditionFailedError,
-)
+from chalicelib.errors import ConflictError, PreconditionFailedError
 from chalicelib.items.models import (
     apply_attributes_patch,
     patch_needs_stored_attributes,
     validate_patch,
     validate_write,
 )
-from chalicelib.items.repository import ItemRepository, is_item_id
+from chalicelib.items.repository import ItemRepository
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times, and only while
@@ -36,14 +28,9 @@ class ItemService:
     """The operations of the Items API."""
 
     def __init__(
-        self,
-        repository: ItemRepository,
-        remove_files: Callable[[str], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        self, repository: ItemRepository, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.repository = repository
-        # Removes every attachment file of an item id (see AttachmentService.delete_all).
-        self._remove_files = remove_files
         self._clock = clock
 
     def create(self, body: dict[str, Any], *, actor: str) -> dict[str, Any]:
@@ -56,7 +43,7 @@ class ItemService:
     def list(
         self, limit: int, cursor: str | None, status: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        return self.repository.list(limit, cursor, status)
+        return self.repository.page(limit, cursor, status)
 
     def replace(
         self, item_id: str, body: dict[str, Any], expected_version: int | None, *, actor: str
@@ -99,26 +86,11 @@ class ItemService:
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def delete(self, item_id: str, expected_version: int | None) -> None:
-        """Delete the item (one conditional request), then every file below its folder.
+        """Delete the item (one conditional request).
 
-        The folder is swept even when no attachment is recorded, because a presigned upload may
-        land after its record was deleted. If the sweep fails, the answer is a 503 and the
-        failure is logged and counted; the retried DELETE (then a 404) sweeps again.
+        Its attachment records and files are removed by ``AttachmentService.remove_all``,
+        which the items table's stream invokes for every removed item: retried until it
+        succeeds, then dead-lettered, so neither a crash here nor a lost response leaves
+        anything behind.
         """
-        try:
-            self.repository.delete(item_id, expected_version)
-        except NotFoundError:
-            if self._remove_files is not None and is_item_id(item_id):
-                with contextlib.suppress(ItemsApiError):
-                    self._remove_files(item_id)
-            raise
-        if self._remove_files is None:
-            return
-        try:
-            self._remove_files(item_id)
-        except ItemsApiError as exc:
-            telemetry.orphaned_files(item_id, exc)
-            raise DependencyUnavailableError(
-                f"item {item_id} was deleted but some of its files were not; "
-                "retry the DELETE to remove them"
-            ) from exc
+        self.repository.delete(item_id, expected_version)

@@ -57,7 +57,9 @@ def route(
                 return error_response(error)
 
         protection: dict[str, Any] = (
-            {} if public else {"api_key_required": True, "authorizer": authorize}
+            {"api_key_required": False}
+            if public
+            else {"api_key_required": True, "authorizer": authorize}
         )
         blueprint.route(path, cors=CORS, **protection, **options)(handle)
         return handle

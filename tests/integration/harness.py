@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from localdev.emulator import (
     free_port,
     local_stage_environment,
     process_environment,
+    start_event_feeder,
     start_moto_server,
     wait_for_http,
     with_emulator_port,
@@ -120,6 +123,17 @@ class LiveApi:
     def items_table(self) -> str:
         return self.environment["ITEMS_TABLE_NAME"]
 
+    def records_of(self, item_id: str) -> list[dict[str, Any]]:
+        """Every record stored under an item's id, read from the emulator directly."""
+        response = self.aws("dynamodb").query(
+            TableName=self.items_table,
+            KeyConditionExpression="id = :id",
+            ExpressionAttributeValues={":id": {"S": item_id}},
+            ConsistentRead=True,
+        )
+        items: list[dict[str, Any]] = response["Items"]
+        return items
+
     def bucket_keys(self, prefix: str = "") -> set[str]:
         listing = self.aws("s3").list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         return {entry["Key"] for entry in listing.get("Contents", [])}
@@ -143,6 +157,21 @@ class LiveApi:
         )
         assert finished.returncode == 0, finished.stderr
         return json.loads(finished.stdout.strip().splitlines()[-1])
+
+    def eventually(self, check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        """Wait until ``check()`` holds: what the event feeder does takes a moment, as the
+        stack's event sources do. Fails with ``what`` if it never holds (no time is asserted:
+        the timeout only ends a wait that would never end)."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                exited = [
+                    f"{p.args!r} exited with {p.returncode}"
+                    for p in self.processes
+                    if p.poll() is not None
+                ]
+                raise AssertionError(f"never happened: {what} {exited}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for server in self.servers:
@@ -186,6 +215,8 @@ def live_api() -> LiveApi:
         "AUTH_TRUSTED_ISSUERS": trusted_issuers(live.identity, identity_url),
     }
     live.environment = environment
+    # The stack's event sources (the stream, S3's upload events, TTL), fed as Lambda would.
+    live.processes.append(start_event_feeder(environment, workdir / "events.log"))
 
     project = workdir / "project"
     (project / ".chalice").mkdir(parents=True)

@@ -73,7 +73,7 @@ def test_list_paginates_with_a_cursor_and_rejects_a_bad_one(live: LiveApi) -> No
         cursor = page.json()["next_cursor"]
         if cursor is None:
             break
-    assert sorted(seen) == seen
+    assert sorted(seen) == seen  # oldest first (ids sort by creation)
     assert set(seen) == ids
     assert len(seen) == 5
 
@@ -131,7 +131,14 @@ def test_deleting_an_item_removes_its_files_and_no_other_items(live: LiveApi) ->
 
     assert live.request("DELETE", f"/items/{doomed['id']}").status_code == 204
 
-    assert live.bucket_keys(f"attachments/{doomed['id']}/") == set()
+    # The stream's cleanup, fed by the local event feeder as Lambda's mapping would.
+    live.eventually(
+        lambda: (
+            live.bucket_keys(f"attachments/{doomed['id']}/") == set()
+            and live.records_of(doomed["id"]) == []
+        ),
+        "the deleted item's files and records are removed",
+    )
     assert live.bucket_keys(f"attachments/{neighbour['id']}/") == {kept["upload"]["fields"]["key"]}
     download = live.request(
         "GET", f"/items/{neighbour['id']}/attachments/{kept['attachment']['id']}"
@@ -140,21 +147,49 @@ def test_deleting_an_item_removes_its_files_and_no_other_items(live: LiveApi) ->
     assert requests.get(download.headers["Location"], timeout=30).content == b"n"
 
 
-def test_an_upload_after_its_item_was_deleted_is_swept_away(live: LiveApi) -> None:
+def test_an_upload_after_its_item_was_deleted_is_removed_when_s3_reports_it(
+    live: LiveApi,
+) -> None:
     """The presigned POST outlives the item; S3's "Object Created" event (EventBridge, in the
-    stack) runs the sweep, which removes the file nobody can reach any more."""
+    stack; the event feeder here) finds no record and removes the file nobody can reach."""
     doomed, neighbour = live.create_item(), live.create_item()
     late = start_upload(live, doomed["id"], "late.txt", "text/plain", 4)
     kept = start_upload(live, neighbour["id"], "kept.txt", "text/plain", 4)
     assert upload(kept, b"kept", "text/plain").status_code == 204
     assert live.request("DELETE", f"/items/{doomed['id']}").status_code == 204
+    live.eventually(lambda: live.records_of(doomed["id"]) == [], "the item's records are gone")
     assert upload(late, b"late", "text/plain").status_code == 204
     late_key, kept_key = late["upload"]["fields"]["key"], kept["upload"]["fields"]["key"]
-    assert {late_key, kept_key} <= live.bucket_keys()
 
-    for key, removed in ((late_key, True), (kept_key, False)):
-        event = object_created(live.bucket, key)
-        assert live.invoke("sweep_late_upload", event) == {"key": key, "removed": removed}
-
-    assert late_key not in live.bucket_keys()
+    live.eventually(lambda: late_key not in live.bucket_keys(), "the late upload is removed")
     assert kept_key in live.bucket_keys()
+
+
+def test_s3_reports_an_upload_and_the_record_says_so(live: LiveApi) -> None:
+    item = live.create_item()
+    created = start_upload(live, item["id"], "a.txt", "text/plain", 100)
+    assert upload(created, b"eleven byte", "text/plain").status_code == 204
+    path = f"/items/{item['id']}/attachments"
+
+    def confirmed() -> bool:
+        (listed,) = live.request("GET", path).json()["items"]
+        return "uploaded_at" in listed and listed["size"] == 11
+
+    live.eventually(confirmed, "the upload is confirmed with its real size")
+
+
+def test_confirm_upload_runs_as_lambda_runs_it(live: LiveApi) -> None:
+    """The function itself, in a fresh process as Lambda starts it, with S3's event."""
+    item = live.create_item()
+    created = start_upload(live, item["id"], "a.txt", "text/plain", 4)
+    assert upload(created, b"live", "text/plain").status_code == 204
+    key = created["upload"]["fields"]["key"]
+    stray = f"attachments/{item['id']}/{'0' * 28}"
+    live.aws("s3").put_object(Bucket=live.bucket, Key=stray, Body=b"x")
+
+    confirmed = live.invoke("confirm_upload", object_created(live.bucket, key))
+    removed = live.invoke("confirm_upload", object_created(live.bucket, stray))
+
+    assert confirmed == {"key": key, "outcome": "confirmed"}
+    assert removed == {"key": stray, "outcome": "removed"}
+    assert stray not in live.bucket_keys()

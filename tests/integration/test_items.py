@@ -101,16 +101,17 @@ def test_list_pages_with_a_cursor_and_filters_by_status(live: LiveApi) -> None:
     assert set(seen) == mine
     assert len(seen) == len(mine)
 
-    everything: list[str] = []
+    everything: list[tuple[str, str]] = []
     cursor = None
     while True:
         page = live.request("GET", "/items?limit=3" + (f"&cursor={cursor}" if cursor else ""))
-        everything += [item["id"] for item in page.json()["items"]]
+        everything += [(item["created_at"], item["id"]) for item in page.json()["items"]]
         cursor = page.json()["next_cursor"]
         if cursor is None:
             break
-    assert mine <= set(everything)
+    assert mine <= {item_id for _, item_id in everything}
     assert len(everything) == len(set(everything))
+    assert everything == sorted(everything, reverse=True)  # newest first, across every page
 
 
 @pytest.mark.parametrize(
@@ -205,6 +206,7 @@ def test_the_emulators_table_is_the_one_the_schema_defines(live: LiveApi) -> Non
     expected = ITEMS_TABLE.create_table_kwargs(live.items_table)
 
     assert table["KeySchema"] == expected["KeySchema"]
+    assert table["StreamSpecification"] == expected["StreamSpecification"]
     assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == sorted(
         index["IndexName"] for index in expected["GlobalSecondaryIndexes"]
     )

@@ -54,6 +54,7 @@ PACKAGED = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
 FUNCTION_NAME = "items-api-proof"
 STACK_ENVIRONMENT = {
     "ITEMS_TABLE_NAME": "items-proof",
+    "ITEMS_TABLE_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/items-proof/stream/x",
     "IDEMPOTENCY_TABLE_NAME": "items-idempotency-proof",
     "ASSETS_BUCKET_NAME": "items-assets-proof",
     "CORS_ALLOW_ORIGIN": "https://items.example.com",
@@ -282,9 +283,23 @@ def sweeper(
     emulator: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LambdaFunction]:
-    """The late-upload sweep (``app.sweep_late_upload``), invoked with EventBridge events."""
+    """The upload confirmation (``app.confirm_upload``), invoked with EventBridge events."""
     logs = tmp_path_factory.mktemp("sweeper")
-    handler = "app.sweep_late_upload"
+    handler = "app.confirm_upload"
+    with _packaged(handler, lambda_python, deployment, emulator, logs) as (process, ready):
+        yield LambdaFunction(process, {}, ready, logs / "stderr.log")
+
+
+@pytest.fixture(scope="session")
+def cleaner(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LambdaFunction]:
+    """The stream's cleanup (``app.clean_up_removed_records``), invoked with stream records."""
+    logs = tmp_path_factory.mktemp("cleaner")
+    handler = "app.clean_up_removed_records"
     with _packaged(handler, lambda_python, deployment, emulator, logs) as (process, ready):
         yield LambdaFunction(process, {}, ready, logs / "stderr.log")
 
@@ -299,7 +314,7 @@ def client(function: LambdaFunction, tmp_path: Path) -> Client:
 
 def test_the_zip_holds_the_app_and_no_third_party_code(deployment: dict[str, Any]) -> None:
     names = set(deployment["names"])
-    sources = {str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "chalicelib").glob("*.py")}
+    sources = {str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "chalicelib").rglob("*.py")}
     assert "app.py" in names
     assert sources <= names
     top_level = {name.split("/", 1)[0] for name in names}
@@ -318,7 +333,11 @@ def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, A
     ]
     assert functions
     assert {f["Runtime"] for f in functions} == {RUNTIME}
-    assert {f["Handler"] for f in functions} == {"app.app", "app.sweep_late_upload"}
+    assert {f["Handler"] for f in functions} == {
+        "app.app",
+        "app.confirm_upload",
+        "app.clean_up_removed_records",
+    }
     assert sys.version_info[:2] == (3, 11)
 
 
@@ -416,7 +435,55 @@ def test_the_packaged_sweep_removes_a_file_no_attachment_claims(
     key = f"attachments/{uuid.uuid4()}/{'0' * 12}{'ab' * 8}"  # an item that no longer exists
     s3.put_object(Bucket=bucket, Key=key, Body=b"late")
 
-    assert sweeper(object_created(bucket, key), None) == {"key": key, "removed": True}
+    assert sweeper(object_created(bucket, key), None) == {"key": key, "outcome": "removed"}
 
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0
     assert sweeper.ready["in_lambda"] is True
+
+
+def test_the_packaged_cleanup_removes_what_a_deleted_item_left(
+    cleaner: LambdaFunction, emulator: dict[str, str]
+) -> None:
+    """A removed item record, as the stream's event source mapping delivers it."""
+    import boto3
+
+    session = boto3.session.Session(
+        region_name=emulator["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    dynamodb = session.client("dynamodb", endpoint_url=emulator["AWS_ENDPOINT_URL_DYNAMODB"])
+    s3 = session.client("s3", endpoint_url=emulator["AWS_ENDPOINT_URL_S3"])
+    table, bucket = emulator["ITEMS_TABLE_NAME"], emulator["ASSETS_BUCKET_NAME"]
+    item_id, attachment_id = str(uuid.uuid4()), f"{'0' * 12}{'cd' * 8}"
+    dynamodb.put_item(
+        TableName=table,
+        Item={"id": {"S": item_id}, "sk": {"S": f"item#attachment#{attachment_id}"}},
+    )
+    key = f"attachments/{item_id}/{attachment_id}"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"left behind")
+    record = {
+        "eventID": "1",
+        "eventName": "REMOVE",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1796140800.0,
+            "Keys": {"id": {"S": item_id}, "sk": {"S": "item"}},
+            "SequenceNumber": "111",
+            "SizeBytes": 60,
+            "StreamViewType": "KEYS_ONLY",
+        },
+        "eventSourceARN": STACK_ENVIRONMENT["ITEMS_TABLE_STREAM_ARN"],
+    }
+
+    assert cleaner({"Records": [record]}, None) == {"batchItemFailures": []}
+
+    left = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="id = :id",
+        ExpressionAttributeValues={":id": {"S": item_id}},
+    )
+    assert left["Count"] == 0
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0

@@ -23,7 +23,8 @@ import requests
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib.schema import IDEMPOTENCY_TABLE, ITEMS_TABLE
+from localdev.emulator import create_resources
+from localdev.events import EventFeeder, Handlers
 from tests.tokens import ISSUER, TokenSet
 
 ITEMS = "items-unit"
@@ -32,6 +33,7 @@ BUCKET = "items-assets-unit"
 INTERNAL_NAMES = (ITEMS, IDEMPOTENCY, BUCKET)
 ENVIRONMENT = {
     "ITEMS_TABLE_NAME": ITEMS,
+    "ITEMS_TABLE_STREAM_ARN": f"arn:aws:dynamodb:us-east-1:123456789012:table/{ITEMS}/stream/unit",
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY,
     "ASSETS_BUCKET_NAME": BUCKET,
     "CORS_ALLOW_ORIGIN": "*",
@@ -87,6 +89,14 @@ class InProcessApi:
     client: Client
     clients: dict[str, Any] = field(default_factory=dict)  # botocore clients the app created
     tokens: TokenSet = field(default_factory=ISSUER.tokens)
+    feeder: EventFeeder | None = None
+
+    def deliver_events(self, *, sweep_ttl: bool = False) -> int:
+        """Hand the pending stream records and S3 events to the app's handlers, as the stack's
+        event sources would (``localdev.events``); returns how many were delivered."""
+        if self.feeder is None:
+            self.feeder = EventFeeder(_mock_client, ENVIRONMENT, Handlers.of_app())
+        return self.feeder.deliver(sweep_ttl=sweep_ttl)
 
     def request(
         self,
@@ -139,6 +149,11 @@ class InProcessApi:
         return self.clients[service]
 
 
+def _mock_client(service: str) -> Any:
+    """A client of moto's in-process mock (the region and credentials of ENVIRONMENT)."""
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
 def in_process_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InProcessApi]:
     """A fresh app, tables and bucket on moto, for as long as the generator runs."""
     for name, value in ENVIRONMENT.items():
@@ -146,10 +161,7 @@ def in_process_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     for name in UNSET:
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(**ITEMS_TABLE.create_table_kwargs(ITEMS))
-        dynamodb.create_table(**IDEMPOTENCY_TABLE.create_table_kwargs(IDEMPOTENCY))
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        create_resources(ENVIRONMENT, _mock_client)
         yield from _app_on_mock(monkeypatch, tmp_path)
 
 
@@ -179,6 +191,31 @@ def _app_on_mock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[In
 
 def s3() -> Any:
     return boto3.client("s3")
+
+
+def records_of(item_id: str) -> list[dict[str, Any]]:
+    """Every record stored under an item's id (its own, its attachments'), read directly."""
+    response = boto3.client("dynamodb").query(
+        TableName=ITEMS,
+        KeyConditionExpression="id = :id",
+        ExpressionAttributeValues={":id": {"S": item_id}},
+        ConsistentRead=True,
+    )
+    items: list[dict[str, Any]] = response["Items"]
+    return items
+
+
+def record(item_id: str, attachment_id: str) -> dict[str, Any]:
+    """One attachment record as stored (DynamoDB JSON)."""
+    from chalicelib.schema import ATTACHMENT_RECORD_PREFIX
+
+    response = boto3.client("dynamodb").get_item(
+        TableName=ITEMS,
+        Key={"id": {"S": item_id}, "sk": {"S": f"{ATTACHMENT_RECORD_PREFIX}{attachment_id}"}},
+        ConsistentRead=True,
+    )
+    stored: dict[str, Any] = response["Item"]
+    return stored
 
 
 def bucket_keys(prefix: str = "") -> set[str]:

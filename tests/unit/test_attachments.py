@@ -8,16 +8,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import boto3
 import pytest
 import requests
 
+from chalicelib.attachments.service import MAX_ATTACHMENTS_PER_ITEM as MAX_ATTACHMENTS
 from tests.s3_events import object_created
 from tests.unit.harness import (
     BUCKET,
+    ITEMS,
     KEY_PATTERN,
     InProcessApi,
     bucket_keys,
     decode_policy,
+    record,
+    records_of,
     s3,
     start_upload,
     upload,
@@ -222,6 +227,7 @@ def test_list_pages_visit_every_attachment_once(api: InProcessApi) -> None:
     item = api.create_item()
     made = [start_upload(api, item["id"], f"f{i}.txt")["attachment"] for i in range(5)]
     upload(start_upload(api, item["id"], "up.txt", size=2), b"ok")
+    api.deliver_events()  # S3 reports the upload; the record says when it arrived
 
     seen: list[dict[str, Any]] = []
     cursor: str | None = None
@@ -311,19 +317,24 @@ def test_deleting_an_item_removes_its_whole_folder_and_nothing_else(api: InProce
     assert len(bucket_keys(f"attachments/{doomed['id']}/")) == 4
 
     assert api.request("DELETE", f"/items/{doomed['id']}").status == 204
+    # The item is gone at once; its records and files go when the stream's cleanup runs.
+    assert api.request("GET", f"/items/{doomed['id']}/attachments").status == 404
+    api.deliver_events()
 
     assert bucket_keys(f"attachments/{doomed['id']}/") == set()
+    assert records_of(doomed["id"]) == []
     assert bucket_keys() == {neighbour_upload["upload"]["fields"]["key"], "unrelated/object"}
     neighbour_path = f"/items/{neighbour['id']}/attachments/{neighbour_upload['attachment']['id']}"
     assert api.request("GET", neighbour_path).status == 302
     assert api.request("GET", f"/items/{doomed['id']}/attachments").status == 404
 
 
-# -- uploads that land after their item or attachment was deleted ----------------------------
+# -- S3's upload events (confirm_upload), and uploads that land after their record -------------
 
 
-def sweep(api: InProcessApi, key: str) -> Any:
-    return api.client.lambda_.invoke("sweep_late_upload", object_created(BUCKET, key)).payload
+def report(api: InProcessApi, key: str, size: int = 4) -> Any:
+    """Invoke confirm_upload with S3's "Object Created" event, as EventBridge does."""
+    return api.client.lambda_.invoke("confirm_upload", object_created(BUCKET, key, size)).payload
 
 
 def test_an_upload_that_lands_after_its_item_was_deleted_is_removed(
@@ -334,16 +345,17 @@ def test_an_upload_that_lands_after_its_item_was_deleted_is_removed(
     kept = start_upload(api, neighbour["id"], "kept.txt", size=4)
     upload(kept, b"kept")
     assert api.request("DELETE", f"/items/{doomed['id']}").status == 204
+    api.deliver_events()
     upload(late, b"late")  # the presigned POST is valid for 15 minutes, whatever happened since
     key = late["upload"]["fields"]["key"]
     assert key in bucket_keys()
     capsys.readouterr()
 
-    assert sweep(api, key) == {"key": key, "removed": True}
+    assert report(api, key) == {"key": key, "outcome": "removed"}
 
     assert bucket_keys() == {kept["upload"]["fields"]["key"]}
     assert '"LateUploadsRemoved":[1.0]' in capsys.readouterr().out
-    assert sweep(api, key) == {"key": key, "removed": True}  # a redelivered event is harmless
+    assert report(api, key) == {"key": key, "outcome": "removed"}  # a redelivery is harmless
 
 
 def test_an_upload_that_lands_after_its_attachment_was_deleted_is_removed(
@@ -357,22 +369,33 @@ def test_an_upload_that_lands_after_its_attachment_was_deleted_is_removed(
     upload(late, b"late")
     key = late["upload"]["fields"]["key"]
 
-    assert sweep(api, key)["removed"] is True
+    assert report(api, key)["outcome"] == "removed"
 
     assert bucket_keys() == {kept["upload"]["fields"]["key"]}
 
 
-def test_an_upload_of_a_live_attachment_is_kept(api: InProcessApi) -> None:
+def test_an_upload_is_confirmed_with_its_real_size_and_no_longer_expires(
+    api: InProcessApi,
+) -> None:
     item = api.create_item()
-    created = start_upload(api, item["id"], size=4)
-    upload(created, b"live")
+    created = start_upload(api, item["id"], "a.txt", size=100)  # declared: at most 100 bytes
+    upload(created, b"only eleven")
     key = created["upload"]["fields"]["key"]
+    attachment_id = created["attachment"]["id"]
+    assert record(item["id"], attachment_id)["upload_state"] == {"S": "pending"}
+    assert "expires_at" in record(item["id"], attachment_id)
 
-    assert sweep(api, key) == {"key": key, "removed": False}
+    assert api.deliver_events() == 1  # the bucket's event, through the stack's rule
 
+    stored = record(item["id"], attachment_id)
+    assert stored["upload_state"] == {"S": "uploaded"}
+    assert stored["size"] == {"N": "11"}
+    assert "expires_at" not in stored
+    listed = api.request("GET", f"/items/{item['id']}/attachments").json["items"]
+    assert listed[0]["size"] == 11
+    assert listed[0]["uploaded_at"]
     assert bucket_keys() == {key}
-    path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
-    assert api.request("GET", path).status == 302
+    assert report(api, key, size=11)["outcome"] == "confirmed"  # redelivered: harmless
 
 
 @pytest.mark.parametrize(
@@ -387,7 +410,7 @@ def test_an_upload_of_a_live_attachment_is_kept(api: InProcessApi) -> None:
 def test_keys_the_api_never_hands_out_are_left_alone(api: InProcessApi, key: str) -> None:
     s3().put_object(Bucket=BUCKET, Key=key, Body=b"x")
 
-    assert sweep(api, key)["removed"] is False
+    assert report(api, key)["outcome"] == "ignored"
 
     assert bucket_keys() == {key}
 
@@ -395,27 +418,178 @@ def test_keys_the_api_never_hands_out_are_left_alone(api: InProcessApi, key: str
 def test_an_upload_landing_while_its_attachment_is_deleted_is_removed_too(
     api: InProcessApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The upload lands after the file was deleted but before the record was: its sweep still
-    sees the record and keeps it, so the DELETE itself must not leave it behind."""
+    """The upload lands after the record was deleted but before the file was: the DELETE's own
+    file delete removes it, and S3's event for it finds no record either."""
     from chalicelib import container
 
     item = api.create_item()
     created = start_upload(api, item["id"], size=4)
     key = created["upload"]["fields"]["key"]
-    files = container.get_services().files
-    real_delete = files.delete
-    kept_by_sweep: list[bool] = []
+    repository = container.get_services().attachments._repository
+    real_remove = repository.remove
 
-    def delete_then_upload_lands(deleted: str) -> None:
-        real_delete(deleted)
-        if not kept_by_sweep:
-            upload(created, b"late")
-            kept_by_sweep.append(not container.get_services().attachments.sweep_upload(deleted))
+    def remove_then_upload_lands(item_id: str, attachment_id: str) -> None:
+        real_remove(item_id, attachment_id)
+        upload(created, b"late")
 
-    monkeypatch.setattr(files, "delete", delete_then_upload_lands)
+    monkeypatch.setattr(repository, "remove", remove_then_upload_lands)
     path = f"/items/{item['id']}/attachments/{created['attachment']['id']}"
 
     assert api.request("DELETE", path).status == 204
 
-    assert kept_by_sweep == [True]
     assert key not in bucket_keys()
+    api.deliver_events()
+    assert key not in bucket_keys()
+
+
+# -- attachments as their own records (issue 12) ---------------------------------------------
+
+
+def dynamodb_response_sizes(api: InProcessApi, operation: str) -> list[int]:
+    """The size of every ``operation`` response the app's DynamoDB client receives."""
+    sizes: list[int] = []
+    api.app_client("dynamodb").meta.events.register(
+        f"after-call.dynamodb.{operation}",
+        lambda http_response, **_: sizes.append(len(http_response.content)),
+    )
+    return sizes
+
+
+def test_reading_an_item_costs_the_same_with_0_or_100_attachments(api: InProcessApi) -> None:
+    bare, loaded = api.create_item("same"), api.create_item("same")
+    for n in range(MAX_ATTACHMENTS):
+        start_upload(api, loaded["id"], f"file-{n:03d}-with-a-long-name.pdf", size=1000)
+    sizes = dynamodb_response_sizes(api, "GetItem")
+
+    first = api.request("GET", f"/items/{bare['id']}")
+    second = api.request("GET", f"/items/{loaded['id']}")
+
+    assert first.status == second.status == 200
+    assert len(sizes) == 2
+    assert sizes[0] == sizes[1]  # the same item, however many attachment records it has
+    assert len(records_of(loaded["id"])) == 1 + MAX_ATTACHMENTS
+
+
+def test_adding_an_attachment_is_one_transaction_that_proves_the_item_exists(
+    api: InProcessApi,
+) -> None:
+    item = api.create_item()
+    sent: list[str] = []
+    api.app_client("dynamodb").meta.events.register(
+        "before-call.dynamodb", lambda model, **_: sent.append(model.name)
+    )
+
+    start_upload(api, item["id"])
+    missing = api.request(
+        "POST",
+        f"/items/{uuid.uuid4()}/attachments",
+        {"filename": "a", "content_type": "text/plain", "size": 1},
+    )
+
+    assert sent == ["TransactWriteItems", "TransactWriteItems"]
+    assert missing.status == 404
+    assert records_of(item["id"])[1]["upload_state"] == {"S": "pending"}
+
+
+def test_an_item_holds_at_most_100_attachments_and_a_delete_frees_a_slot(
+    api: InProcessApi,
+) -> None:
+    item = api.create_item()
+    made = [start_upload(api, item["id"], size=1) for _ in range(MAX_ATTACHMENTS)]
+    body = {"filename": "one-too-many", "content_type": "text/plain", "size": 1}
+
+    refused = api.request("POST", f"/items/{item['id']}/attachments", body)
+    assert refused.status == 400
+    assert refused.json["Message"].startswith("attachments:")
+    assert len(records_of(item["id"])) == 1 + MAX_ATTACHMENTS  # nothing written
+
+    path = f"/items/{item['id']}/attachments/{made[0]['attachment']['id']}"
+    assert api.request("DELETE", path).status == 204
+    assert api.request("POST", f"/items/{item['id']}/attachments", body).status == 201
+    assert api.request("POST", f"/items/{item['id']}/attachments", body).status == 400
+
+
+def abandon(item_id: str, attachment_id: str) -> None:
+    """Let an attachment's upload window (and its grace) pass without its file."""
+    boto3.client("dynamodb").update_item(
+        TableName=ITEMS,
+        Key={"id": {"S": item_id}, "sk": {"S": f"item#attachment#{attachment_id}"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+
+
+def test_an_abandoned_upload_stops_being_listed_frees_its_slot_and_expires(
+    api: InProcessApi,
+) -> None:
+    item = api.create_item()
+    made = [start_upload(api, item["id"], size=1) for _ in range(MAX_ATTACHMENTS)]
+    abandoned = made[-1]["attachment"]["id"]
+    abandon(item["id"], abandoned)
+    body = {"filename": "fits", "content_type": "text/plain", "size": 1}
+
+    listed, _ = list_attachments(api, item["id"])
+    assert abandoned not in {a["id"] for a in listed}
+    assert len(listed) == MAX_ATTACHMENTS - 1
+    # The counter is at the bound: the add counts the live records and finds room.
+    assert api.request("POST", f"/items/{item['id']}/attachments", body).status == 201
+
+    # DynamoDB's TTL removes the abandoned record (locally: the event feeder's TTL sweep).
+    api.deliver_events(sweep_ttl=True)
+    assert len(records_of(item["id"])) == 1 + MAX_ATTACHMENTS
+    assert f"item#attachment#{abandoned}" not in {r["sk"]["S"] for r in records_of(item["id"])}
+
+
+def list_attachments(api: InProcessApi, item_id: str) -> tuple[list[dict[str, Any]], int]:
+    seen: list[dict[str, Any]] = []
+    cursor, pages = None, 0
+    while True:
+        query = "?limit=100" + (f"&cursor={cursor}" if cursor else "")
+        reply = api.request("GET", f"/items/{item_id}/attachments{query}")
+        assert reply.status == 200, reply.body
+        seen.extend(reply.json["items"])
+        pages += 1
+        cursor = reply.json["next_cursor"]
+        if cursor is None:
+            return seen, pages
+
+
+def test_a_download_right_after_the_upload_works_before_s3_reports_it(
+    api: InProcessApi,
+) -> None:
+    """S3's event may arrive after the client's next request: the download then asks S3
+    whether the file is there, and a file that is confirms the record on the way."""
+    item = api.create_item()
+    created = start_upload(api, item["id"], size=5)
+    upload(created, b"hello")
+    attachment_id = created["attachment"]["id"]
+    assert record(item["id"], attachment_id)["upload_state"] == {"S": "pending"}
+
+    reply = api.request("GET", f"/items/{item['id']}/attachments/{attachment_id}")
+
+    assert reply.status == 302
+    assert requests.get(reply.header("Location") or "", timeout=10).content == b"hello"
+    assert record(item["id"], attachment_id)["upload_state"] == {"S": "uploaded"}
+    assert "expires_at" not in record(item["id"], attachment_id)
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_s3_saying_forbidden_or_not_found_for_our_own_key_means_not_uploaded(
+    status: int,
+) -> None:
+    """S3 answers a HEAD of a missing key with 404 only to a caller that may list the bucket,
+    and 403 otherwise; the emulator does not enforce IAM, so S3's answers are stubbed."""
+    from botocore.stub import Stubber
+
+    from chalicelib.attachments.storage import FileStorage
+
+    client = boto3.client("s3", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("head_object", service_error_code=str(status), http_status_code=status)
+    stubber.add_client_error("head_object", service_error_code="500", http_status_code=500)
+
+    with stubber:
+        storage = FileStorage(client, "bucket")
+        assert storage.head("attachments/x/y") is None
+        with pytest.raises(Exception, match="unavailable"):
+            storage.head("attachments/x/y")  # a server error stays one: 503, not "missing"

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.schema import STATUS_INDEX
+from chalicelib.schema import ALL_ITEMS_INDEX, ITEM_RECORD, LISTING_SHARDS, STATUS_INDEX
 from tests.unit.harness import INTERNAL_NAMES, ITEMS, InProcessApi, Reply
 
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
@@ -25,7 +25,9 @@ TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 def stored(item_id: str) -> dict[str, Any] | None:
     """The raw DynamoDB record, looked at behind the API."""
-    found = boto3.client("dynamodb").get_item(TableName=ITEMS, Key={"id": {"S": item_id}})
+    found = boto3.client("dynamodb").get_item(
+        TableName=ITEMS, Key={"id": {"S": item_id}, "sk": {"S": ITEM_RECORD}}
+    )
     record: dict[str, Any] | None = found.get("Item")
     return record
 
@@ -786,24 +788,53 @@ def test_delete_is_one_conditional_delete(api: InProcessApi, ddb: Requests) -> N
     assert params["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
-def test_a_list_page_is_one_scan(api: InProcessApi, ddb: Requests) -> None:
-    for n in range(5):
-        api.create_item(f"item {n}")
-
-    params = only(ddb.during(lambda: api.request("GET", "/items?limit=2")), "Scan")
-    assert params["Limit"] == 3  # one more than the page, to know whether another follows
-
-
-def test_a_list_page_with_status_is_one_query_of_the_index(
-    api: InProcessApi, ddb: Requests
+@pytest.mark.parametrize(
+    ("query", "index", "partition"),
+    [
+        ("", ALL_ITEMS_INDEX, "all#{shard}"),
+        ("&status=archived", STATUS_INDEX, "archived#{shard}"),
+    ],
+)
+def test_a_list_page_queries_every_shard_once_then_reads_its_items_in_one_batch(
+    api: InProcessApi, ddb: Requests, query: str, index: Any, partition: str
 ) -> None:
     for n in range(5):
         api.create_item(f"item {n}", status="archived")
 
-    params = only(ddb.during(lambda: api.request("GET", "/items?limit=2&status=archived")), "Query")
-    assert params["IndexName"] == STATUS_INDEX.name
-    assert params["ScanIndexForward"] is False
-    assert params["Limit"] == 3
+    sent = ddb.during(lambda: api.request("GET", f"/items?limit=2{query}"))
+
+    queries = [params for name, params in sent if name == "Query"]
+    assert [name for name, _ in sent] == ["Query"] * LISTING_SHARDS + ["BatchGetItem"]
+    assert {q["ExpressionAttributeValues"][":pk"]["S"] for q in queries} == {
+        partition.format(shard=shard) for shard in range(LISTING_SHARDS)
+    }
+    for params in queries:
+        assert params["IndexName"] == index.name
+        assert params["ScanIndexForward"] is False  # newest first
+        assert params["Limit"] == 3  # one more than the page: no shard runs dry mid-page
+    (batch,) = [params for name, params in sent if name == "BatchGetItem"]
+    (request,) = batch["RequestItems"].values()
+    assert len(request["Keys"]) == 2
+    assert "ConsistentRead" not in request  # an index is eventually consistent anyway
+
+
+def test_a_later_page_resumes_every_shard_where_the_page_before_left_it(
+    api: InProcessApi, ddb: Requests
+) -> None:
+    for n in range(40):
+        api.create_item(f"item {n}")
+    first = api.request("GET", "/items?limit=20").json
+
+    sent = ddb.during(lambda: api.request("GET", f"/items?limit=20&cursor={first['next_cursor']}"))
+
+    queries = [params for name, params in sent if name == "Query"]
+    resumed = [q for q in queries if "ExclusiveStartKey" in q]
+    assert resumed, "no shard resumed after the first page"
+    for params in resumed:
+        start = params["ExclusiveStartKey"]
+        assert set(start) == {"all_shard", "created_key", "id", "sk"}
+        assert start["all_shard"] == params["ExpressionAttributeValues"][":pk"]
+        assert start["created_key"]["S"].endswith(start["id"]["S"])
 
 
 def test_refused_requests_never_reach_dynamodb(api: InProcessApi, ddb: Requests) -> None:

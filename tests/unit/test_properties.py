@@ -145,8 +145,8 @@ def test_the_api_accepts_the_numbers_it_returns(api: InProcessApi, number: str) 
 
 def _empty_table() -> None:
     client = boto3.client("dynamodb")
-    for stored in client.scan(TableName=ITEMS, ProjectionExpression="id")["Items"]:
-        client.delete_item(TableName=ITEMS, Key={"id": stored["id"]})
+    for stored in client.scan(TableName=ITEMS, ProjectionExpression="id, sk")["Items"]:
+        client.delete_item(TableName=ITEMS, Key=stored)
 
 
 @given(
@@ -162,6 +162,9 @@ def test_cursor_pagination_visits_every_item_exactly_once(
 
     everything, pages = api.list_all(f"limit={limit}")
     assert sorted(i["id"] for i in everything) == sorted(i["id"] for i in created)
+    # Newest created_at first, ties broken by id: the same total order on every page.
+    order = [(i["created_at"], i["id"]) for i in everything]
+    assert order == sorted(order, reverse=True)
     assert all(len(everything[i : i + limit]) <= limit for i in range(0, len(everything), limit))
     assert pages == max(1, -(-len(created) // limit))  # the last page ends with null
 
@@ -169,5 +172,5 @@ def test_cursor_pagination_visits_every_item_exactly_once(
         wanted = sorted(i["id"] for i in created if i["status"] == status)
         listed, _ = api.list_all(f"limit={limit}&status={status}")
         assert sorted(i["id"] for i in listed) == wanted
-        stamps = [i["created_at"] for i in listed]
-        assert stamps == sorted(stamps, reverse=True)  # newest first
+        order = [(i["created_at"], i["id"]) for i in listed]
+        assert order == sorted(order, reverse=True)  # newest first

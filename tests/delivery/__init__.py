@@ -1,0 +1,1 @@
+"""Static checks of what delivers the API: the workflows, Dependabot, the changelog."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from constructs import Construct
 
 from chalicelib import settings as app_settings
 from chalicelib.schema import ATTACHMENTS_PREFIX, STATUS_INDEX
+from infrastructure.allowlist import IpAllowlist
+from infrastructure.clients import ApiClients
 from infrastructure.config import (
     API_STAGE,
     LAMBDA_MEMORY_MB,
@@ -33,6 +36,7 @@ from infrastructure.config import (
     LAMBDA_TIMEOUT_S,
     METRICS_NAMESPACE,
     SERVICE_NAME,
+    ApiClient,
     CustomDomain,
 )
 from infrastructure.nag import acknowledge, checkov_skip
@@ -42,6 +46,10 @@ from infrastructure.packaging import stage_environment
 # the stage resource SAM creates from the API: things bound to the stage must wait for it, or the
 # deployment races with "Invalid stage identifier".
 FUNCTION_ID = "APIHandler"
+# The token authorizer (chalicelib.routes.authorizer.authorize).
+AUTHORIZER_ID = "Authorize"
+# It verifies a token in milliseconds; the JWKS fetch of a cold start is bounded at 2 s.
+AUTHORIZER_TIMEOUT_S = 6
 # The function of app.py's ``@app.lambda_function(name="sweep_late_upload")``.
 SWEEPER_ID = "SweepLateUpload"
 REST_API_ID = "RestAPI"
@@ -83,8 +91,10 @@ class Api(Construct):
         domain: CustomDomain | None,
         throttle_rate_limit: float,
         throttle_burst_limit: int,
-        quota_limit_per_day: int,
         waf_rate_limit_per_5min: int,
+        trusted_issuers: str,
+        clients: Sequence[ApiClient],
+        ip_allowlist: Sequence[str],
         log_retention: logs.RetentionDays,
         logs_key: kms.IKey,
         removal_policy: RemovalPolicy,
@@ -97,6 +107,7 @@ class Api(Construct):
             "removal_policy": removal_policy,
         }
         self.function_log_group = logs.LogGroup(self, "FunctionLogs", **self._log_options)
+        self.authorizer_log_group = logs.LogGroup(self, "AuthorizerLogs", **self._log_options)
         self.sweeper_log_group = logs.LogGroup(self, "SweeperLogs", **self._log_options)
         # Sweep events that could not be delivered, or whose sweep kept failing, wait here.
         self.sweep_dead_letters = sqs.Queue(
@@ -137,6 +148,8 @@ class Api(Construct):
             ),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # Read by the authorizer only (Chalice gives every function one environment).
+            app_settings.AUTH_TRUSTED_ISSUERS: trusted_issuers,
         }
         # Under CDK the Chalice stage is this construct's path, so .chalice/config.json stages do
         # not apply; and only top-level keys of stage_config are honoured.
@@ -189,10 +202,19 @@ class Api(Construct):
         self.sweeper.add_property_override(
             "DeadLetterQueue", {"Type": "SQS", "TargetArn": self.sweep_dead_letters.queue_arn}
         )
+        self.authorizer = self.chalice.get_resource(AUTHORIZER_ID)
+        self._configure_authorizer(layer_arn)
         self.late_upload_rule = self._late_upload_sweep(assets_bucket)
         self._configure_rest_api(throttle_rate_limit, throttle_burst_limit)
-        self._usage_plan(throttle_rate_limit, throttle_burst_limit, quota_limit_per_day)
-        self._web_acl(waf_rate_limit_per_5min)
+        self.clients = ApiClients(
+            self,
+            "Clients",
+            api_name=self.api_name,
+            rest_api_id=self.rest_api.ref,
+            clients=clients,
+            after_stage=self._after_stage,
+        )
+        self._web_acl(waf_rate_limit_per_5min, ip_allowlist)
         self.url = self._custom_domain(domain) if domain else self.default_url
         self.function_name = self.function.ref
         self.sweeper_name = self.sweeper.ref
@@ -465,32 +487,69 @@ class Api(Construct):
             },
         )
 
-    def _usage_plan(self, rate_limit: float, burst_limit: int, quota_per_day: int) -> None:
-        self.api_key = apigw.CfnApiKey(
-            self, "ApiKey", enabled=True, description=f"Key for {self.api_name}"
-        )
-        plan = apigw.CfnUsagePlan(
-            self,
-            "UsagePlan",
-            description=f"Throttle and daily quota of {self.api_name}",
-            api_stages=[
-                apigw.CfnUsagePlan.ApiStageProperty(api_id=self.rest_api.ref, stage=API_STAGE)
-            ],
-            throttle=apigw.CfnUsagePlan.ThrottleSettingsProperty(
-                rate_limit=rate_limit, burst_limit=burst_limit
-            ),
-            quota=apigw.CfnUsagePlan.QuotaSettingsProperty(limit=quota_per_day, period="DAY"),
-        )
-        self._after_stage(plan)
-        apigw.CfnUsagePlanKey(
-            self,
-            "UsagePlanKey",
-            key_id=self.api_key.ref,
-            key_type="API_KEY",
-            usage_plan_id=plan.ref,
-        )
+    def _configure_authorizer(self, layer_arn: str) -> None:
+        """The token authorizer: outside the VPC, with a role that reaches nothing but its logs.
 
-    def _web_acl(self, rate_limit: int) -> None:
+        It touches no table or bucket, and it must fetch the user pool's JWKS from Cognito's
+        public endpoint: the VPC's isolated subnets have no route out, and Cognito's VPC
+        endpoint does not serve a pool that has a domain (which the managed login and the
+        client credentials grant need). Outside a VPC, Lambda reaches public endpoints.
+        """
+        fn = self.authorizer
+        role = iam.Role(
+            self,
+            "AuthorizerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Items API token authorizer: its own logs and traces only",
+            inline_policies={
+                "authorizer": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="OwnLogs",
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[self.authorizer_log_group.log_group_arn],
+                        ),
+                        iam.PolicyStatement(
+                            sid="XRay",
+                            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                            resources=["*"],
+                        ),
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments/PutTelemetryRecords "
+                "support no resource-level permissions",
+                "Serverless-LambdaStarPermissions": "only the X-Ray statement uses Resource *",
+            },
+        )
+        cfn_role = role.node.default_child
+        assert isinstance(cfn_role, CfnResource)
+        checkov_skip(
+            cfn_role,
+            {"CKV_AWS_111": "the only unconstrained write is X-Ray's, which has no resources"},
+        )
+        self._configure_function(
+            fn,
+            self.authorizer_log_group,
+            layer_arn,
+            "Items API: verifies bearer tokens (Lambda TOKEN authorizer)",
+            {
+                "CKV_AWS_116": "invoked synchronously by API Gateway; a DLQ never receives events",
+                "CKV_AWS_115": "bounded by API Gateway's throttling and its result cache; "
+                "reserving concurrency fails in accounts at the default quota",
+                "CKV_AWS_117": "outside the VPC on purpose: it reads no data and must reach "
+                "Cognito's public JWKS endpoint, which the isolated subnets cannot",
+            },
+        )
+        fn.add_property_override("Role", role.role_arn)
+        fn.add_property_override("Timeout", AUTHORIZER_TIMEOUT_S)
+        fn.add_property_deletion_override("VpcConfig")
+
+    def _web_acl(self, rate_limit: int, ip_allowlist: Sequence[str]) -> None:
         def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
             return wafv2.CfnWebACL.VisibilityConfigProperty(
                 cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
@@ -509,6 +568,12 @@ class Api(Construct):
                 visibility_config=visibility(name),
             )
 
+        allowlist = (
+            IpAllowlist(self, "Allowlist", api_name=self.api_name, cidrs=ip_allowlist).rule
+            if ip_allowlist
+            else None
+        )
+        first = 1 if allowlist else 0
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -516,9 +581,10 @@ class Api(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=visibility(f"{self.api_name}-waf"),
             rules=[
+                *([allowlist] if allowlist else []),
                 managed(
                     "AWSManagedRulesCommonRuleSet",
-                    0,
+                    first,
                     # The API accepts JSON bodies up to 64 KiB; the rule set blocks above 8 KiB.
                     rule_action_overrides=[
                         wafv2.CfnWebACL.RuleActionOverrideProperty(
@@ -527,10 +593,10 @@ class Api(Construct):
                         )
                     ],
                 ),
-                managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", first + 1),
                 wafv2.CfnWebACL.RuleProperty(
                     name="RatePerIp",
-                    priority=2,
+                    priority=first + 2,
                     action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
                         rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(

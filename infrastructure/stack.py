@@ -14,6 +14,7 @@ from constructs import Construct
 from infrastructure.api import Api
 from infrastructure.config import LAMBDA_TIMEOUT_S, SERVICE_NAME, DeploymentSettings
 from infrastructure.data import Data
+from infrastructure.identity import Identity, domain_url
 from infrastructure.monitoring import Monitoring
 from infrastructure.nag import acknowledge_cdk_provider, cdk_provider_constructs
 from infrastructure.network import Network
@@ -81,7 +82,18 @@ class ItemsApiStack(Stack):
                 # The API id cannot appear here: the API's CORS origin names this distribution.
                 else f"https://*.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
             ),
+            # The console calls the user pool's token endpoint (sign-in, refresh, sign-out).
+            auth_connect_source=domain_url(settings.stage),
             domain=settings.web_domain,
+        )
+        identity = Identity(
+            self,
+            "Identity",
+            stage=settings.stage,
+            console_url=web.url,
+            clients=settings.api_clients,
+            removal_policy=removal,
+            deletion_protection=settings.is_prod,
         )
         api = Api(
             self,
@@ -96,13 +108,23 @@ class ItemsApiStack(Stack):
             domain=settings.api_domain,
             throttle_rate_limit=settings.throttle_rate_limit,
             throttle_burst_limit=settings.throttle_burst_limit,
-            quota_limit_per_day=settings.quota_limit_per_day,
             waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
+            trusted_issuers=identity.trusted_issuers(),
+            clients=settings.api_clients,
+            ip_allowlist=settings.ip_allowlist,
             log_retention=retention,
             logs_key=logs_key,
             removal_policy=removal,
         )
-        web.publish(api_url=api.url)
+        console = settings.console_client.name
+        web.publish(
+            api_url=api.url,
+            api_key=api.clients.console_key_value,
+            auth={
+                "domain": identity.domain_url,
+                "clientId": identity.app_clients[console].user_pool_client_id,
+            },
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -120,7 +142,40 @@ class ItemsApiStack(Stack):
         Tags.of(self).add("environment", settings.stage)
 
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the Items API")
-        CfnOutput(self, "ApiKeyId", value=api.api_key.ref, description="Id of the API key")
+        CfnOutput(
+            self,
+            "ApiKeyId",
+            value=api.clients.keys[console].ref,
+            description="Id of the console's API key (its value is in the console's config.json)",
+        )
+        for client in settings.machine_clients:
+            label = "".join(part.capitalize() for part in client.name.split("-"))
+            CfnOutput(
+                self,
+                f"{label}ApiKeyId",
+                value=api.clients.keys[client.name].ref,
+                description=f"API key of {client.name}: aws apigateway get-api-key --include-value",
+            )
+            CfnOutput(
+                self,
+                f"{label}ClientId",
+                value=identity.app_clients[client.name].user_pool_client_id,
+                description=f"Cognito app client of {client.name} (client credentials; its secret: "
+                "aws cognito-idp describe-user-pool-client)",
+            )
+        CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
+        CfnOutput(
+            self,
+            "ConsoleClientId",
+            value=identity.app_clients[console].user_pool_client_id,
+            description="The console's public app client",
+        )
+        CfnOutput(
+            self,
+            "TokenEndpoint",
+            value=f"{identity.domain_url}/oauth2/token",
+            description="OAuth 2.0 token endpoint (machine clients: grant_type=client_credentials)",
+        )
         CfnOutput(self, "ItemsTableName", value=data.items_table.table_name)
         CfnOutput(self, "IdempotencyTableName", value=data.idempotency_table.table_name)
         CfnOutput(self, "AssetsBucketName", value=data.assets_bucket.bucket_name)

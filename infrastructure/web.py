@@ -34,6 +34,7 @@ class WebConsole(Construct):
         bucket: s3.IBucket,
         log_bucket: s3.IBucket,
         api_connect_source: str,
+        auth_connect_source: str,
         domain: CustomDomain | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -48,7 +49,7 @@ class WebConsole(Construct):
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
                     content_security_policy=content_security_policy(
-                        [api_connect_source, *bucket_origins]
+                        [api_connect_source, auth_connect_source, *bucket_origins]
                     ),
                     override=True,
                 ),
@@ -159,9 +160,11 @@ class WebConsole(Construct):
         assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
         checkov_skip(cfn_distribution, skips)
 
-    def publish(self, *, api_url: str) -> None:
-        """Deploy web/ and a generated config.json pointing the console at ``api_url``."""
-        sources = [s3deploy.Source.json_data("config.json", {"apiUrl": api_url})]
+    def publish(self, *, api_url: str, api_key: str, auth: dict[str, str]) -> None:
+        """Deploy web/ and a generated config.json: the API's URL, the console's API key (not a
+        secret: it names the console for its usage plan) and where people sign in."""
+        config = {"apiUrl": api_url, "apiKey": api_key, "auth": auth}
+        sources = [s3deploy.Source.json_data("config.json", config)]
         # Another team member's page may not exist yet on a fresh branch: publish what is there.
         if self._source_dir.is_dir():
             sources.insert(0, s3deploy.Source.asset(str(self._source_dir), exclude=_NOT_PUBLISHED))

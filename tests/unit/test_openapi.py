@@ -112,7 +112,9 @@ def test_security_path_parameters_and_statuses_match_the_routes(document: dict[s
             # The token and the key are both required: one requirement object naming both.
             protected = entry.authorizer is not None
             assert protected == entry.api_key_required, (path, method)
-            expected_security = [{"bearerAuth": [], "apiKey": []}] if protected else []
+            expected_security: list[dict[str, list[str]]] = (
+                [{"bearerAuth": [], "apiKey": []}] if protected else []
+            )
             assert operation["security"] == expected_security, (path, method)
             declared = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
             assert declared == set(entry.view_args), (path, method)

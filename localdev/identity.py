@@ -435,6 +435,7 @@ def sign_in_page(params: dict[str, str], error: str | None = None) -> bytes:
         + '<input type="hidden" name="response_type" value="code">'
     )
     message = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
+    username = html.escape(params.get("username", ""))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in — Items (local)</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto}}
@@ -442,7 +443,7 @@ label,input,button{{display:block;width:100%;margin:.3rem 0}}.error{{color:#a00}
 <body><main><h1>Sign in</h1><p>Local user pool (the emulator's stand-in for the managed login).</p>
 {message}<form method="post" action="/login">{hidden}
 <label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" required>
+<input id="username" name="username" autocomplete="username" required value="{username}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form></main></body></html>"""

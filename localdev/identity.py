@@ -417,10 +417,17 @@ def _token_answer(result: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-_PAGE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
-)
+def _page_csp(params: dict[str, str]) -> str:
+    """The sign-in page's policy. Browsers apply form-action to the redirect that follows the
+    form's POST too, so the client's registered redirect origin is allowed as well."""
+    parts = urlsplit(params.get("redirect_uri", ""))
+    target = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{target}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 _HIDDEN = ("client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope")
 
 
@@ -512,7 +519,7 @@ class _StandInHandler(BaseHTTPRequestHandler):
                     200,
                     sign_in_page(params),
                     "text/html; charset=utf-8",
-                    Content_Security_Policy=_PAGE_CSP,
+                    Content_Security_Policy=_page_csp(params),
                 )
             elif path == "/logout":
                 self._redirect(self.owner.logout_target(params))
@@ -546,7 +553,9 @@ class _StandInHandler(BaseHTTPRequestHandler):
             raise
         except Exception:  # moto's NotAuthorizedException / UserNotFoundException
             page = sign_in_page(form, "Incorrect username or password.")
-            self._send(200, page, "text/html; charset=utf-8", Content_Security_Policy=_PAGE_CSP)
+            self._send(
+                200, page, "text/html; charset=utf-8", Content_Security_Policy=_page_csp(form)
+            )
             return
         query = {"code": code, **({"state": form["state"]} if "state" in form else {})}
         separator = "&" if "?" in form["redirect_uri"] else "?"

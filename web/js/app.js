@@ -160,7 +160,7 @@ function renderSignIn(message = "") {
 
 function signedOut() {
   notify("");
-  renderSignIn("Your session ended: sign in again.");
+  renderSignIn("You are signed out.");
 }
 
 // -- list ------------------------------------------------------------------------------------

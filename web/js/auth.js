@@ -155,7 +155,7 @@ export class Auth {
   /** Revoke the refresh token, forget the tokens, and end the managed login's session. */
   async signOut() {
     const refreshToken = this.tokens?.refreshToken;
-    this.#forget({ notify: false });
+    this.#forget(); // the page shows the sign-in screen at once
     if (refreshToken) {
       try {
         await fetch(`${this.domain}/oauth2/revoke`, {
@@ -163,6 +163,7 @@ export class Auth {
           headers: { "Content-Type": "application/x-www-form-urlencoded" },
           body: new URLSearchParams({ token: refreshToken, client_id: this.clientId }),
           credentials: "omit",
+          signal: AbortSignal.timeout(3000),
         });
       } catch {
         // Signing out locally still happened; the token expires on its own.

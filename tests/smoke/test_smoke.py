@@ -3,8 +3,9 @@
 A black box over HTTP, run against any base URL by ``make smoke BASE_URL=... API_KEY=...
 TOKEN=... VIEWER_TOKEN=...`` (after a deploy) and against ``chalice local`` by ``make test``.
 Each test is one check and prints one line; its data carries a tag unique to the run and is
-deleted afterwards. Written against the contract, not today's internals: a listing's order is not assumed, and what the
-contract lets happen asynchronously (an item's attachments going with it) is awaited.
+deleted afterwards. Written against the contract, not today's internals: a listing's order is
+not assumed, and what the contract lets happen asynchronously (an item's attachments going with
+it) is awaited.
 """
 
 from __future__ import annotations

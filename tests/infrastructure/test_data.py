@@ -143,6 +143,8 @@ _NAME_PROPERTIES = {
     "AWS::KMS::Key": None,  # a key has no name; aliases would be AWS::KMS::Alias
     "AWS::IAM::Role": "RoleName",
     "AWS::Cognito::UserPool": "UserPoolName",
+    # SAM retains each published version (a rollback needs the old one); versions have no name.
+    "AWS::Lambda::Version": None,
 }
 
 

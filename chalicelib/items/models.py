@@ -28,7 +28,9 @@ from chalicelib.validation import Documented, Transform
 from chalicelib.validation import client_error as _client_error
 
 Status = Literal["active", "archived"]
-READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
+READ_ONLY_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "version", "created_by", "updated_by"}
+)
 CLIENT_FIELDS = ("name", "description", "status", "tags", "attributes")
 DEFAULTS: dict[str, Any] = {"description": "", "status": "active", "tags": [], "attributes": {}}
 
@@ -231,6 +233,16 @@ class ItemPublic(BaseModel):
     created_at: str
     updated_at: str
     version: int
+    # A person's username or a machine client's id; null only on items written before the API
+    # recorded who wrote.
+    created_by: str | None = Field(
+        description="Who created the item: a person's username or a machine client's id "
+        "(null only for items written before the API recorded it). Set by the server."
+    )
+    updated_by: str | None = Field(
+        description="Who made the last write: a person's username or a machine client's id "
+        "(null only for items written before the API recorded it). Set by the server."
+    )
 
 
 def _reject_read_only(payload: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from playwright.sync_api import (
 )
 
 from localdev.console import start_console
-from tests.integration.harness import API_KEY, LiveApi, live_api
+from tests.integration.harness import API_KEY, CONSOLE_PORT, LiveApi, live_api
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags chromium keeps dialling Google's hosts, which this
@@ -55,12 +55,16 @@ def live() -> Iterator[LiveApi]:
 
 @pytest.fixture(scope="session")
 def console_url(live: LiveApi) -> Iterator[str]:
-    """The console on a free port, configured for this session's API and bucket."""
+    """The console on the port its sign-in returns to, configured for this session's API,
+    bucket and sign-in stand-in."""
+    assert live.stand_in is not None
+    assert live.identity is not None
     server = start_console(
-        0,
+        CONSOLE_PORT,
         api_url=live.url,
         api_key=API_KEY,
         bucket_url=live.environment["AWS_ENDPOINT_URL_S3"],
+        auth={"domain": live.stand_in.url, "clientId": live.identity.console_client_id},
     )
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
@@ -89,9 +93,15 @@ def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
     problems: list[str] = []
 
     def open_console(
-        route: str = "#/", *, with_config: bool = True, expected_errors: tuple[str, ...] = ()
+        route: str = "#/",
+        *,
+        user: str | None = "editor",
+        with_config: bool = True,
+        expected_errors: tuple[str, ...] = (),
     ) -> Page:
-        """``expected_errors``: console errors this test provokes on purpose (substrings)."""
+        """Sign in as ``user`` (through the sign-in page, as a person would; ``None``: stay
+        signed out), then open ``route``. ``expected_errors``: console errors this test
+        provokes on purpose (substrings)."""
         allowed = ("Failed to load resource", *expected_errors)
 
         def on_console(message: ConsoleMessage) -> None:
@@ -107,12 +117,29 @@ def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
             page.route("**/config.json", lambda route: route.fulfill(status=404, body=""))
         page.goto(console_url + route)
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        if user is not None:
+            sign_in(page, user)
+            if route not in ("", "#/"):
+                page.goto(console_url + route)
+                expect(page.locator("body")).to_have_attribute("data-ready", "true")
         return page
 
     yield open_console
     for context in contexts:
         context.close()
     assert problems == []
+
+
+def sign_in(page: Page, username: str) -> None:
+    """Sign in through the managed login (the local stand-in's page), with the password."""
+    from localdev.identity import LOCAL_USERS
+
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(LOCAL_USERS[username][1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection-status")).to_contain_text(f"Signed in as {username}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
 @pytest.fixture(scope="session")

@@ -43,8 +43,13 @@ async function errorFrom(response) {
     // Chalice's {"Code", "Message"}; API Gateway's own refusals use {"message"}.
     const message = body.Message ?? body.message;
     if (typeof message === "string") {
-      const hint = response.status === 403 ? " (check the API key)" : "";
-      return new ApiError(response.status, body.Code ?? "", message + hint);
+      // The app's own 403 says which permission is missing; API Gateway's (no Code) is the
+      // console's API key refused, and its 401 a token it no longer accepts.
+      let hint = "";
+      if (response.status === 403 && !body.Code) hint = " (the console's API key was refused)";
+      if (response.status === 401) hint = " (sign in again)";
+      const prefix = body.Code === "ForbiddenError" ? "Not allowed: " : "";
+      return new ApiError(response.status, body.Code ?? "", prefix + message + hint);
     }
   }
   const message = s3ErrorMessage(text) ?? `HTTP ${response.status} ${response.statusText}`.trim();
@@ -52,13 +57,21 @@ async function errorFrom(response) {
 }
 
 export class Api {
-  constructor(baseUrl, apiKey) {
+  /** ``auth``: the signed-in session (js/auth.js), which supplies a current access token. */
+  constructor(baseUrl, apiKey, auth) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.apiKey = apiKey;
+    this.auth = auth;
+    this.onUnauthorized = () => {};
+  }
+
+  async headers() {
+    const token = await this.auth.accessToken();
+    return { "x-api-key": this.apiKey, ...(token ? { Authorization: `Bearer ${token}` } : {}) };
   }
 
   async send(method, path, { body, ifMatch, contentType = "application/json" } = {}) {
-    const headers = { "x-api-key": this.apiKey };
+    const headers = await this.headers();
     if (body !== undefined) {
       headers["Content-Type"] = contentType;
     }
@@ -77,14 +90,12 @@ export class Api {
     } catch {
       // Also what a refusal without CORS headers looks like to a page (e.g. a wrong API key
       // refused before the application answers), hence the hint.
-      throw new ApiError(
-        0,
-        "NetworkError",
-        `no readable answer from the API at ${this.baseUrl}: check the URL and the API key`,
-      );
+      throw new ApiError(0, "NetworkError", `no readable answer from the API at ${this.baseUrl}`);
     }
     if (!response.ok) {
-      throw await errorFrom(response);
+      const error = await errorFrom(response);
+      if (error.status === 401) this.onUnauthorized(error);
+      throw error;
     }
     return { response, data: parseBody(await response.text()) };
   }
@@ -139,7 +150,7 @@ export class Api {
   /**
    * The file of an attachment, as a Blob.
    *
-   * The API answers 302 to a presigned S3 URL. A link cannot carry the x-api-key header and
+   * The API answers 302 to a presigned S3 URL. A link cannot carry the token and key headers, and
    * fetch cannot read the Location of a cross-origin redirect (redirect: "manual" gives an
    * opaque response), so fetch follows the redirect and the file comes back through it. After
    * the hop from the API's origin to the bucket's the browser sends `Origin: null`, so the
@@ -150,7 +161,7 @@ export class Api {
     let response;
     try {
       response = await fetch(this.baseUrl + path, {
-        headers: { "x-api-key": this.apiKey },
+        headers: await this.headers(),
         cache: "no-store",
         credentials: "omit",
       });

@@ -1,7 +1,8 @@
-// The Items console: hash routes (#/, #/new, #/items/<id>, #/settings) over one page.
+// The Items console: hash routes (#/, #/new, #/items/<id>) over one page, behind a sign-in.
 
 import { Api, ApiError } from "./api.js";
-import { loadConfig, readSettings, saveSettings } from "./config.js";
+import { Auth } from "./auth.js";
+import { loadConfig, readSettings } from "./config.js";
 import { hasNullMember, isObject, mergePatch, parseExact } from "./json.js";
 import { uploadToBucket } from "./upload.js";
 
@@ -10,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   config: {},
   api: null,
+  auth: null, // the signed-in session (js/auth.js)
   list: { cursors: [null], page: 0, nextCursor: null },
   item: null, // the item as last read from the API (null while creating)
   attachmentsCursor: null,
@@ -18,7 +20,7 @@ const state = {
   visit: 0, // numbers route changes, so a slow item load never shows on another screen
 };
 
-const VIEWS = ["loading-view", "settings-view", "list-view", "item-view"];
+const VIEWS = ["loading-view", "sign-in-view", "list-view", "item-view"];
 
 // The form inputs that show an error the API names, by field.
 const ITEM_FIELDS = {
@@ -108,65 +110,57 @@ function confirmDialog(title, text, confirmLabel) {
 }
 
 function isConnected() {
-  return state.api !== null;
+  return state.api !== null && state.auth?.signedIn;
 }
 
-function connect(apiUrl, apiKey) {
-  state.api = new Api(apiUrl, apiKey);
-  $("connection-status").textContent = `API: ${state.api.baseUrl}`;
+/** Whether the signed-in person may write (an editor); a viewer gets read-only screens. */
+function canWrite() {
+  return Boolean(state.auth?.person.canWrite);
 }
 
-// -- settings --------------------------------------------------------------------------------
-
-function renderSettings() {
-  show("settings-view");
-  const settings = readSettings(state.config);
-  $("api-url").value = state.api?.baseUrl ?? settings.apiUrl;
-  $("api-key").value = state.api?.apiKey ?? settings.apiKey;
-  clearErrors($("settings-form"));
-  focusHeading("settings-title");
-}
-
-async function submitSettings(event) {
-  event.preventDefault();
-  const form = $("settings-form");
-  clearErrors(form);
-  const apiUrl = $("api-url").value.trim();
-  const apiKey = $("api-key").value.trim();
-  let valid = true;
-  try {
-    const url = new URL(apiUrl);
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError();
-  } catch {
-    $("api-url").setAttribute("aria-invalid", "true");
-    $("api-url-error").textContent = "API base URL: enter an http(s) URL";
-    valid = false;
-  }
-  if (!apiKey) {
-    $("api-key").setAttribute("aria-invalid", "true");
-    $("api-key-error").textContent = "API key: required";
-    valid = false;
-  }
-  if (!valid) {
-    form.querySelector("[aria-invalid]").focus();
+function showIdentity() {
+  const signedIn = isConnected();
+  $("sign-out").hidden = !signedIn;
+  if (!signedIn) {
+    $("connection-status").textContent = "";
     return;
   }
-  const candidate = new Api(apiUrl, apiKey);
-  try {
-    await candidate.listItems({ limit: 1 }); // proves the URL and the key before keeping them
-  } catch (error) {
-    $("settings-error").textContent = `Could not connect: ${error.message}`;
-    return;
+  const { username, groups } = state.auth.person;
+  const role = canWrite() ? "editor: reads and writes" : "viewer: read only";
+  $("connection-status").textContent = `Signed in as ${username} (${role})`;
+  document.body.dataset.role = canWrite() ? "editor" : "viewer";
+  document.body.dataset.groups = groups.join(" ");
+}
+
+/** A viewer sees no control that would write; the API refuses such writes either way. */
+function applyRole() {
+  const readOnly = !canWrite();
+  $("new-item").hidden = readOnly;
+  $("upload-form").hidden = readOnly;
+  $("save-item").hidden = readOnly;
+  for (const id of Object.values(ITEM_FIELDS)) {
+    $(id).disabled = readOnly;
   }
-  saveSettings({ apiUrl: candidate.baseUrl, apiKey });
-  connect(candidate.baseUrl, apiKey);
-  notify("Connected.");
-  if (location.hash === "#/") {
-    route();
-  } else {
-    state.keepNotice = true;
-    location.hash = "#/";
+  if (readOnly) $("delete-item").hidden = true;
+}
+
+// -- sign-in ---------------------------------------------------------------------------------
+
+function renderSignIn(message = "") {
+  show("sign-in-view");
+  showIdentity();
+  $("sign-in-error").textContent = message;
+  $("sign-in").disabled = !state.auth?.configured;
+  if (!state.auth?.configured) {
+    $("sign-in-error").textContent =
+      "This console is not configured: its config.json names no API or sign-in.";
   }
+  focusHeading("sign-in-title");
+}
+
+function signedOut() {
+  notify("");
+  renderSignIn("You are signed out.");
 }
 
 // -- list ------------------------------------------------------------------------------------
@@ -257,6 +251,8 @@ function clientFields(item) {
 }
 
 function fillItemForm(item) {
+  $("meta-created-by").textContent = item?.created_by ?? "unknown";
+  $("meta-updated-by").textContent = item?.updated_by ?? "unknown";
   $("item-name").value = item?.name ?? "";
   $("item-description").value = item?.description ?? "";
   $("item-status").value = item?.status ?? "active";
@@ -309,6 +305,7 @@ function showItem(item) {
   $("attachments").hidden = !item;
   $("conflict").hidden = true;
   fillItemForm(item);
+  applyRole();
 }
 
 function showConflict(message) {
@@ -452,6 +449,7 @@ function attachmentRow(attachment) {
   remove.textContent = "Delete…";
   remove.setAttribute("aria-label", `Delete ${attachment.filename}`);
   remove.addEventListener("click", () => deleteAttachment(attachment, remove));
+  remove.hidden = !canWrite();
   const actions = document.createElement("td");
   actions.className = "row-actions";
   actions.append(download, remove);
@@ -571,15 +569,17 @@ async function deleteAttachment(attachment, button) {
 function route() {
   state.visit += 1;
   const hash = location.hash || "#/";
-  if (hash === "#/settings" || !isConnected()) {
-    document.title = "Connect — Items console";
-    renderSettings();
+  if (!isConnected()) {
+    document.title = "Sign in — Items console";
+    renderSignIn();
     return;
   }
+  showIdentity();
+  applyRole();
   const match = /^#\/items\/([^/]+)$/.exec(hash);
   if (match) {
     renderItem(decodeURIComponent(match[1]));
-  } else if (hash === "#/new") {
+  } else if (hash === "#/new" && canWrite()) {
     renderItem(null);
     document.title = "New item — Items console";
   } else {
@@ -590,7 +590,8 @@ function route() {
 }
 
 async function start() {
-  $("settings-form").addEventListener("submit", submitSettings);
+  $("sign-in").addEventListener("click", () => state.auth.signIn());
+  $("sign-out").addEventListener("click", () => state.auth.signOut());
   $("status-filter").addEventListener("change", () => {
     resetPaging();
     renderList({ focus: false });
@@ -614,9 +615,29 @@ async function start() {
   });
 
   state.config = await loadConfig();
-  const { apiUrl, apiKey } = readSettings(state.config);
-  if (apiUrl && apiKey) {
-    connect(apiUrl, apiKey);
+  const settings = readSettings(state.config);
+  // The managed login returns to the console's own page (its registered callback URL).
+  state.auth = new Auth(settings?.auth ?? {}, location.origin + location.pathname);
+  let problem = null;
+  if (settings) {
+    try {
+      problem = await state.auth.completeSignIn();
+    } catch (error) {
+      problem = error.message;
+    }
+    state.api = new Api(settings.apiUrl, settings.apiKey, state.auth);
+    state.api.onUnauthorized = () => state.auth.refresh();
+    state.auth.onSignedOut = signedOut;
+    state.auth.onRefreshed = () => state.auth.schedule();
+    if (state.auth.signedIn) {
+      await state.auth.accessToken(); // refreshes first when the token is about to expire
+      state.auth.schedule();
+    }
+  }
+  if (problem) {
+    renderSignIn(problem);
+    document.body.dataset.ready = "true";
+    return;
   }
   route();
   document.body.dataset.ready = "true";

@@ -10,9 +10,12 @@ CHROMIUM := $(or $(E2E_CHROMIUM),/usr/bin/chromium)
 # checkov pins libraries (boto3 1.35, networkx 2) that conflict with ours: it gets its own venv.
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-# The AWS CDK CLI (npm); CDK_CONTEXT passes context, e.g. CDK_CONTEXT="-c stage=prod".
+# The AWS CDK CLI (npm). STAGE picks the stage (dev or prod); CDK_CONTEXT passes further context,
+# e.g. CDK_CONTEXT="-c region=eu-west-1 -c alarmEmail=ops@example.com".
 CDK := npx --yes aws-cdk@2.1148.1
+STAGE ?= dev
 CDK_CONTEXT ?=
+CDK_ARGS = -c stage=$(STAGE) $(CDK_CONTEXT)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -22,7 +25,8 @@ NODE_BIN := node_modules/.bin
 # The base branch of `make api-diff` (default: origin/main, else main).
 BASE_REF ?=
 
-.PHONY: run token test lint synth deploy bench clean venv screenshots node openapi api-diff
+.PHONY: run token test smoke lint synth bootstrap deploy bytecode bench bench-peers clean venv \
+	screenshots node openapi api-diff
 
 venv: $(STAMP)
 
@@ -39,6 +43,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 ## run: emulator + tables + bucket + `chalice local` on http://127.0.0.1:8000 + the web console on http://127.0.0.1:8001 (Ctrl-C stops all)
+## (ports: API_PORT=8000 CONSOLE_PORT=8001 EMULATOR_PORT=5055)
 run: $(STAMP)
 	$(BIN)/python -m localdev.run
 
@@ -46,6 +51,18 @@ run: $(STAMP)
 ## access token from the local user pool) or CLIENT=<machine client> (client credentials)
 token: | $(STAMP)
 	@$(BIN)/python -m localdev.token $(if $(CLIENT),--client $(CLIENT),$(USER))
+
+## smoke: black-box checks of a running API over HTTP, e.g. after a deploy:
+## make smoke BASE_URL=https://<id>.execute-api.<region>.amazonaws.com/api API_KEY=<key> \
+##   TOKEN=<an editor's token> VIEWER_TOKEN=<a viewer's token>
+## (no AWS credentials needed; its data is tagged and deleted afterwards)
+smoke: $(STAMP)
+	@test -n "$(BASE_URL)" -a -n "$(API_KEY)" -a -n "$(TOKEN)" -a -n "$(VIEWER_TOKEN)" || \
+		{ echo "usage: make smoke BASE_URL=<the API's URL> API_KEY=<an API key of it>" \
+			"TOKEN=<an editor's token> VIEWER_TOKEN=<a viewer's token>"; exit 2; }
+	@SMOKE_BASE_URL="$(BASE_URL)" SMOKE_API_KEY="$(API_KEY)" \
+		SMOKE_TOKEN="$(TOKEN)" SMOKE_VIEWER_TOKEN="$(VIEWER_TOKEN)" \
+		$(BIN)/pytest tests/smoke -v --no-header -p no:cacheprovider
 
 ## lint: ruff, mypy (strict), Spectral (oas ruleset) on docs/openapi.json, actionlint on the
 ## workflows, the schema of .github/dependabot.yml
@@ -85,23 +102,40 @@ $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r tests/infrastructure/requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
-## synth: the CloudFormation template in infrastructure/cdk.out/ (no AWS credentials needed)
-synth: $(STAMP)
+## synth: the templates of the stage (ItemsApi-$(STAGE)) and of the account stack (ItemsApi-account)
+## in infrastructure/cdk.out/ (no AWS credentials needed)
+synth: $(STAMP) bytecode
 	rm -rf infrastructure/cdk.out
-	cd infrastructure && $(CDK) synth --quiet $(CDK_CONTEXT)
+	cd infrastructure && $(CDK) synth --quiet $(CDK_ARGS)
 	rm -rf infrastructure/chalice.out chalice.out
-	@echo "template: $$(ls infrastructure/cdk.out/*.template.json)"
+	@echo "templates: $$(ls infrastructure/cdk.out/*.template.json)"
 
-## deploy: synth and deploy the stack (AWS credentials, a bootstrapped account; see the README, Deploy)
-deploy: $(STAMP)
-	cd infrastructure && $(CDK) deploy $(CDK_CONTEXT) $(DEPLOY_FLAGS)
+## bootstrap: deploy ItemsApi-account, once per account and region, before the first stage
+## (AWS credentials and a CDK-bootstrapped environment; see the README, Deploy)
+bootstrap: $(STAMP)
+	cd infrastructure && $(CDK) deploy ItemsApi-account $(CDK_ARGS) $(DEPLOY_FLAGS)
 	rm -rf infrastructure/chalice.out chalice.out
 
-## bench: DynamoDB requests per operation, cold import, package size, warm overhead, items
-## examined per page, `make test`'s wall time -> bench/results.json (BENCH_FLAGS=--skip-suite
-## keeps the last suite time)
+## deploy: synth and deploy the stage's stack ItemsApi-$(STAGE) (after `make bootstrap`)
+deploy: $(STAMP) bytecode
+	cd infrastructure && $(CDK) deploy ItemsApi-$(STAGE) $(CDK_ARGS) $(DEPLOY_FLAGS)
+	rm -rf infrastructure/chalice.out chalice.out
+
+# The package's bytecode for the Lambda runtime in vendor/ (chalice package ships it; /var/task
+# is read-only, so otherwise every cold start compiles the app again).
+bytecode: $(STAMP)
+	$(BIN)/python -m localdev.lambda_layout bytecode
+
+## bench: DynamoDB requests per operation, cold import, package size, cold first requests and
+## peak RSS in the Lambda layout, warm overhead, items examined per page, `make test`'s wall
+## time -> bench/results.json (BENCH_FLAGS=--skip-suite keeps the last suite time)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
+## bench-peers: ours beside a Powertools resolver app, a FastAPI + Mangum app and a plain
+## handler (generated in a temporary directory), cold and warm, in the Lambda layout
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.peers
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out
+	rm -rf $(VENV) node_modules .lambda-runtime vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis chalice.out infrastructure/cdk.out

@@ -69,12 +69,15 @@ def require_local_api_key(event: Any, get_response: Callable[[Any], Response]) -
     if expected and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
         context = event.context or {}
         entry = app.routes.get(context.get("resourcePath", ""), {}).get(event.method)
-        requires_key = entry is not None and entry.api_key_required
-        if requires_key and header(event.headers, "x-api-key") != expected:
+        if entry and entry.api_key_required and header(event.headers, "x-api-key") != expected:
+            # API Gateway answers before the function runs, so Chalice adds no CORS headers;
+            # the deployed stack's gateway responses add them, and so does this refusal: a
+            # browser sees the 403 instead of an opaque network error.
+            cors = entry.cors.get_access_control_headers() if entry.cors else {}
             return Response(
                 body='{"message":"Forbidden"}',
                 status_code=403,
-                headers={"Content-Type": "application/json"},
+                headers={**cors, "Content-Type": JSON},
             )
     return get_response(event)
 

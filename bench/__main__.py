@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import footprint, listing, requests, scale, suite, warm
+from bench import cold, footprint, listing, requests, scale, suite, warm
 from bench.figures import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -28,6 +28,7 @@ def main(argv: list[str]) -> int:
     measured = footprint.measure()
     figures["cold_import_ratio"] = measured["cold_import_ratio"]
     figures["package_bytes"] = measured["package_bytes"]
+    figures.update(cold.measure())
     figures["warm_overhead_ratio"] = warm.measure()
     figures.update(listing.measure())
     figures.update(scale.measure())

@@ -5,7 +5,6 @@ time in a temporary directory and never copied into the repository."""
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -17,11 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.figures import Figure
+from localdev.lambda_layout import BENCH_RUNTIME, compile_bytecode, copy_project
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHALICE = Path(sys.executable).parent / "chalice"
-# What `chalice package` bundles from our project (requirements.txt is empty on purpose).
-PACKAGED = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
 IMPORT_REPETITIONS = 21
 MEGABYTE = 1024 * 1024
 
@@ -41,22 +39,18 @@ def template_runtime() -> Iterator[Path]:
 
 @contextmanager
 def our_project() -> Iterator[Path]:
-    """A copy of what our deployment package is built from (nothing is written to the tree)."""
+    """A copy of what our deployment package is built from, with the bytecode it ships
+    (nothing is written to the tree)."""
     with tempfile.TemporaryDirectory(prefix="bench-project-") as workdir:
-        project = Path(workdir)
-        for name in PACKAGED:
-            source, copy = PROJECT_DIR / name, project / name
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, copy)
+        project = copy_project(Path(workdir))
+        compile_bytecode(project, BENCH_RUNTIME)
         yield project
 
 
 # What the function's environment holds at import (the stack sets these; see settings.py).
 FUNCTION_ENVIRONMENT = {
     "ITEMS_TABLE_NAME": "items",
+    "ITEMS_TABLE_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/items/stream/x",
     "IDEMPOTENCY_TABLE_NAME": "items-idempotency",
     "ASSETS_BUCKET_NAME": "items-assets",
     "CORS_ALLOW_ORIGIN": "https://items.example.com",
@@ -93,7 +87,9 @@ def package_bytes(project: Path, stage: str | None) -> int:
             [*command, out],
             check=True,
             capture_output=True,
-            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+            # The app reads its import-time settings (CORS origin, the items stream) when
+            # chalice package imports it.
+            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **FUNCTION_ENVIRONMENT},
         )
         deployment = Path(out) / "deployment.zip"
         with zipfile.ZipFile(deployment) as archive:

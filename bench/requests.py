@@ -12,6 +12,19 @@ from bench.figures import Figure
 from bench.inprocess import IDEMPOTENCY, ITEMS, BenchApi, bench_api
 
 
+def _table_of(params: dict[str, Any]) -> str:
+    """The table a request is about: its TableName, or that of a transaction's or batch's
+    first action (a transaction is one request, whatever it writes)."""
+    if "TableName" in params:
+        return str(params["TableName"])
+    for action in params.get("TransactItems", []):
+        (body,) = action.values()
+        return str(body["TableName"])
+    for table in params.get("RequestItems", {}):
+        return str(table)
+    return "?"
+
+
 class RequestCounter:
     """DynamoDB requests by table, as the app's client sends them."""
 
@@ -20,7 +33,7 @@ class RequestCounter:
         client.meta.events.register("before-parameter-build.dynamodb", self._count)
 
     def _count(self, params: dict[str, Any], **_: Any) -> None:
-        self.by_table[params.get("TableName", "?")] += 1
+        self.by_table[_table_of(params)] += 1
 
     def during(self, action: Callable[[], Any]) -> Counter[str]:
         self.by_table.clear()

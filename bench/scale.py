@@ -49,43 +49,104 @@ def stamp(n: int) -> str:
     return rfc3339(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n))
 
 
+# Names and tags drawn with a long tail, as people name things: a few words and tags are common.
+_WORDS = [
+    "blue",
+    "red",
+    "green",
+    "large",
+    "small",
+    "mug",
+    "cup",
+    "plate",
+    "bowl",
+    "chair",
+    "table",
+    "lamp",
+    "desk",
+    "shelf",
+    "box",
+    "bag",
+    "coat",
+    "shoe",
+    "book",
+    "pen",
+    "jar",
+    "vase",
+    "rug",
+    "sofa",
+    "bed",
+    "clock",
+    "fan",
+    "kettle",
+    "pan",
+    "pot",
+    "knife",
+    "fork",
+    "spoon",
+    "glass",
+]
+_TAGS = [f"tag-{n:02d}" for n in range(30)]
+TAG_CHANGE_SHARE = 0.1  # of the updates: change the tags
+
+
+def _zipf(rng: random.Random, values: list[str]) -> str:
+    weights = [1 / (rank + 1) for rank in range(len(values))]
+    return rng.choices(values, weights)[0]
+
+
 def _simulate() -> tuple[Counter[str], Counter[str], int]:
     """Index writes per (index, partition key value): ours, the design before, and creates."""
+    from chalicelib.items.filters import entry_attributes, listings_of
     from chalicelib.items.listing import index_attributes, status_shard
 
     rng = random.Random(12)
     ours: Counter[str] = Counter()
     before: Counter[str] = Counter()
-    items: list[tuple[str, str]] = []  # (id, status)
+    items: list[dict[str, Any]] = []
     creates = 0
+
+    def entries(item: dict[str, Any], listings: set[str]) -> None:
+        for listing in listings:
+            attributes = entry_attributes(item["id"], listing, item["status"], item["created_at"])
+            ours[f"filter-created-index/{attributes['filter_shard']}"] += 1
+
     for n in range(OPERATIONS):
         if not items or rng.random() < CREATE_SHARE:
-            item_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            status = "archived" if rng.random() < ARCHIVED_SHARE else "active"
-            created_at = (
-                f"2026-01-01T00:{n // 60_000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}Z"
-            )
-            keys = index_attributes(item_id, status, created_at)
+            item = {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "status": "archived" if rng.random() < ARCHIVED_SHARE else "active",
+                "name": f"{_zipf(rng, _WORDS)} {_zipf(rng, _WORDS)}",
+                "tags": sorted({_zipf(rng, _TAGS) for _ in range(rng.randrange(4))}),
+                "created_at": stamp(n),
+            }
+            keys = index_attributes(str(item["id"]), str(item["status"]), str(item["created_at"]))
             ours[f"all-created-index/{keys['all_shard']}"] += 1
             ours[f"status-created-index/{keys['status_shard']}"] += 1
-            before[f"status-created_at-index/{status}"] += 1
-            items.append((item_id, status))
+            entries(item, listings_of(item))
+            before[f"status-created_at-index/{item['status']}"] += 1
+            items.append(item)
             creates += 1
             continue
-        index = rng.randrange(len(items))
-        item_id, status = items[index]
-        if rng.random() < STATUS_CHANGE_SHARE:
-            new = "archived" if status == "active" else "active"
-            # A key change is a delete of the old entry and a put of the new one.
-            ours[f"status-created-index/{status_shard(item_id, status)}"] += 1
-            ours[f"status-created-index/{status_shard(item_id, new)}"] += 1
-            before[f"status-created_at-index/{status}"] += 1
-            before[f"status-created_at-index/{new}"] += 1
-            items[index] = (item_id, new)
-        else:
-            # KEYS_ONLY: an update that keeps the keys writes no index entry. Before, the index
-            # projected version and updated_at, which every update changes.
-            before[f"status-created_at-index/{status}"] += 1
+        item = items[rng.randrange(len(items))]
+        item_id, old_status = str(item["id"]), str(item["status"])
+        before[f"status-created_at-index/{old_status}"] += 1  # projected: every update
+        draw = rng.random()
+        if draw < STATUS_CHANGE_SHARE:
+            new_status = "archived" if old_status == "active" else "active"
+            # A key change is a delete of the old entry and a put of the new one: in the status
+            # index, and for every filter entry of the item.
+            ours[f"status-created-index/{status_shard(item_id, old_status)}"] += 1
+            ours[f"status-created-index/{status_shard(item_id, new_status)}"] += 1
+            entries(item, listings_of(item))
+            item["status"] = new_status
+            entries(item, listings_of(item))
+            before[f"status-created_at-index/{new_status}"] += 1
+        elif draw < STATUS_CHANGE_SHARE + TAG_CHANGE_SHARE:
+            old = listings_of(item)
+            item["tags"] = sorted({_zipf(rng, _TAGS) for _ in range(rng.randrange(4))})
+            entries(item, old ^ listings_of(item))  # removed and added tag entries
+        # Any other update keeps the listing keys: KEYS_ONLY indexes are not written.
     return ours, before, creates
 
 
@@ -100,7 +161,8 @@ def hot_keys() -> dict[str, Figure]:
     old_key, old_count, old_share = _hottest(before)
     mix = (
         f"{OPERATIONS:,} operations: {CREATE_SHARE:.0%} creates, the rest updates of which "
-        f"{STATUS_CHANGE_SHARE:.0%} change the status; {ARCHIVED_SHARE:.0%} of items archived"
+        f"{STATUS_CHANGE_SHARE:.0%} change the status and {TAG_CHANGE_SHARE:.0%} the tags; "
+        f"{ARCHIVED_SHARE:.0%} of items archived; names and 0-3 tags drawn with a long tail"
     )
     ceiling = PARTITION_WCU_PER_S * creates / count
     old_ceiling = PARTITION_WCU_PER_S * creates / old_count
@@ -310,5 +372,97 @@ def get_costs() -> dict[str, Figure]:
     }
 
 
+# -- filtered pages ----------------------------------------------------------------------------
+
+FILTER_TABLE_SIZE = 10_000
+
+
+def fill_with_entries(api: BenchApi, size: int) -> None:
+    """``size`` items with names and tags drawn with a long tail, stored with their filter
+    entries exactly as the repository writes them."""
+    from chalicelib.items.filters import entry_attributes, entry_sort_key, listings_of
+    from chalicelib.items.listing import index_attributes
+
+    client = api.aws["dynamodb"]
+    rng = random.Random(16)
+    rows: list[dict[str, Any]] = []
+    for n in range(size):
+        item: dict[str, Any] = {
+            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "name": f"{_zipf(rng, _WORDS)} {_zipf(rng, _WORDS)}",
+            "description": "",
+            "status": "archived" if rng.random() < ARCHIVED_SHARE else "active",
+            "tags": sorted({_zipf(rng, _TAGS) for _ in range(rng.randrange(4))}),
+            "created_at": stamp(n),
+        }
+        record = {
+            "id": {"S": item["id"]},
+            "sk": {"S": "item"},
+            "name": {"S": item["name"]},
+            "description": {"S": ""},
+            "status": {"S": item["status"]},
+            "tags": {"L": [{"S": tag} for tag in item["tags"]]},
+            "attributes": {"M": {}},
+            "created_at": {"S": item["created_at"]},
+            "updated_at": {"S": item["created_at"]},
+            "version": {"N": "1"},
+        } | {
+            k: {"S": v}
+            for k, v in index_attributes(item["id"], item["status"], item["created_at"]).items()
+        }
+        rows.append({"PutRequest": {"Item": record}})
+        for listing in listings_of(item):
+            entry = entry_attributes(item["id"], listing, item["status"], item["created_at"])
+            rows.append(
+                {
+                    "PutRequest": {
+                        "Item": {"id": {"S": item["id"]}, "sk": {"S": entry_sort_key(listing)}}
+                        | {k: {"S": v} for k, v in entry.items()}
+                    }
+                }
+            )
+    for start in range(0, len(rows), 25):
+        client.batch_write_item(RequestItems={ITEMS: rows[start : start + 25]})
+
+
+def filter_pages() -> dict[str, Figure]:
+    from chalicelib.schema import LISTING_SHARDS
+
+    figures: dict[str, Figure] = {}
+    queries = {
+        "tag": ("tag=tag-00", 2),
+        "tag_status": ("tag=tag-00&status=active", 1),
+        "name_prefix": ("name_prefix=ke", 2),
+        # Longer than the indexed prefixes: the listing of "kettle s", kept to "kettle sp...".
+        "name_prefix_long": ("name_prefix=kettle%20sp", 2),
+    }
+    with bench_api() as api:
+        fill_with_entries(api, FILTER_TABLE_SIZE)
+        counter = ReadCounter(api.aws["dynamodb"])
+        for label, (query, statuses) in queries.items():
+            counter.clear()
+            response = api.call("GET", f"/items?limit={PAGE}&{query}")
+            assert response.status_code == 200, response.body
+            returned = len(json.loads(response.body)["items"])
+            where = f"`?{query}`, table of {FILTER_TABLE_SIZE:,} items"
+            figures[f"list_items_read_per_page.{label}"] = Figure(
+                float(counter.items),
+                None,
+                f"<= {2 * (PAGE + 1)}",
+                "items",
+                note=f"items read for a page of {PAGE} ({returned} returned), {where}",
+            )
+            figures[f"list_requests_per_page.{label}"] = Figure(
+                float(sum(counter.requests.values())),
+                None,
+                f"<= {statuses * LISTING_SHARDS + 1}",
+                "requests",
+                note=f"{counter.requests['Query']} shard queries in parallel "
+                f"({'both statuses' if statuses == 2 else 'one status'}), then "
+                f"{counter.requests['BatchGetItem']} BatchGetItem",
+            )
+    return figures
+
+
 def measure() -> dict[str, Figure]:
-    return {**hot_keys(), **get_costs(), **pages()}
+    return {**hot_keys(), **get_costs(), **pages(), **filter_pages()}

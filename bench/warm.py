@@ -1,12 +1,17 @@
-"""``warm_overhead_ratio``: ``GET /items/{id}`` through Chalice's test client against the bare
-``get_item`` call it wraps, on the same in-process backend, interleaved."""
+"""``warm_overhead_ratio``: ``GET /items/{id}`` through the Lambda handler, with the API Gateway
+proxy event Lambda would pass it, against the bare ``get_item`` call it wraps, on the same
+in-process backend, interleaved, in CPU time (everything runs in this process: the app, botocore
+and moto's backend). Calling the handler as Lambda does keeps the test client's own work (it
+builds the event and plays API Gateway) out of our figure."""
 
 from __future__ import annotations
 
 import statistics
+from types import SimpleNamespace
 from typing import Any
 
-from bench.figures import Figure, timed
+from bench.cold import get_event
+from bench.figures import Figure, cpu_timed
 from bench.inprocess import bench_api
 
 WARMUP = 50
@@ -30,8 +35,14 @@ def measure() -> Figure:
         client.meta.events.unregister("before-parameter-build.dynamodb.GetItem", capture)
         request = dict(captured)
 
+        import app
+
+        event = get_event(item["id"])
+        context = SimpleNamespace(aws_request_id="warm", function_name="items-api")
+        assert app.app(event, context)["statusCode"] == 200
+
         def through_the_api() -> None:
-            api.call("GET", path)
+            app.app(event, context)
 
         def bare() -> None:
             client.get_item(**request)
@@ -41,13 +52,13 @@ def measure() -> Figure:
             bare()
         ours, baseline = [], []
         for _ in range(REPETITIONS):
-            ours.append(timed(through_the_api))
-            baseline.append(timed(bare))
+            ours.append(cpu_timed(through_the_api))
+            baseline.append(cpu_timed(bare))
     return Figure(
         statistics.median(ours),
         statistics.median(baseline),
         "<= 1.3",
         "s",
         target_on_ratio=True,
-        note=f"median of {REPETITIONS} interleaved calls each",
+        note=f"CPU time, median of {REPETITIONS} interleaved calls each",
     )

@@ -97,7 +97,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_headers=("ETag", "Location"),
     ),
     ("/items", "GET"): Operation(
-        "List items", 200, "ItemPage", errors=(400, 429, 503), query=("limit", "cursor", "status")
+        "List items",
+        200,
+        "ItemPage",
+        errors=(400, 429, 503),
+        query=("limit", "cursor", "status", "tag", "name_prefix"),
     ),
     (ITEM, "GET"): Operation(
         "Get an item", 200, "ItemPublic", errors=(404, 429, 503), success_headers=("ETag",)
@@ -178,6 +182,16 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "minLength": 1},
     },
     "status": {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
+    "tag": {
+        "name": "tag",
+        "in": "query",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 50},
+    },
+    "name_prefix": {
+        "name": "name_prefix",
+        "in": "query",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
     "If-Match": {
         "name": "If-Match",
         "in": "header",
@@ -250,6 +264,33 @@ def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF.format(model=schema)}}}
 
 
+# What API Gateway answers by itself, before or instead of the function, on any route: stage or
+# usage-plan throttling and quotas (429), and its 5xx (500 configuration, 502 a function error or
+# malformed answer, 504 integration failure or timeout). Its body is {"message": ...}, never
+# {"Code", "Message"}; where the app answers the same status (429, 503), either shape comes.
+GATEWAY_ANSWERS = {
+    429: "Throttled (API Gateway's rate or quota limit, or DynamoDB's); retry after Retry-After",
+    500: "API Gateway could not handle the request",
+    502: "The function failed or answered malformed (API Gateway)",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
+    504: "The function did not answer in time (API Gateway)",
+}
+
+
+def _add_gateway_answers(responses: dict[str, Any]) -> None:
+    """Declare API Gateway's own answers, so a generated client can parse them too."""
+    gateway = {"$ref": REF.format(model="GatewayError")}
+    for status, description in GATEWAY_ANSWERS.items():
+        ours = responses.get(str(status))
+        schema: dict[str, Any] = gateway
+        if ours is not None:
+            schema = {"anyOf": [ours["content"]["application/json"]["schema"], gateway]}
+        responses[str(status)] = {
+            "description": ours["description"] if ours else description,
+            "content": {"application/json": {"schema": schema}},
+        }
+
+
 def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
     path_params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
     names = [*path_params, *spec.query, *spec.headers]
@@ -275,6 +316,7 @@ def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
                 "description": _ERRORS[status],
                 "content": {"application/json": {"schema": either}},
             }
+    _add_gateway_answers(responses)
     words = [w.strip("{}").replace(".", "_") for w in path.strip("/").split("/")]
     operation: dict[str, Any] = {
         "operationId": "_".join([method.lower(), *words]),

@@ -90,8 +90,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ),
     ("/items", "GET"): (
         "Lists items newest first, one page at a time. Follow `next_cursor` until it is `null` "
-        "to visit every item exactly once; `status` filters by status. A cursor is opaque, "
-        "signed, and only valid with the filters it was issued for."
+        "to visit every item exactly once. `status` filters by status; `tag` (items carrying "
+        "that tag) or `name_prefix` (names starting with the text, case-insensitively after "
+        "Unicode NFKC folding) filter further, each combinable with `status`. Listings are "
+        "eventually consistent. A cursor is opaque, signed, and only valid with the filters it "
+        "was issued for."
     ),
     (
         ITEM,
@@ -109,8 +112,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
         "is a 412 and nothing is written."
     ),
     (ITEM, "DELETE"): (
-        "Deletes the item and its attachments (records and files). 204 with an empty body; "
-        "with `If-Match`, a stale version is a 412 and nothing is deleted."
+        "Deletes the item; its attachments (records and files) follow within seconds. 204 with "
+        "an empty body; with `If-Match`, a stale version is a 412 and nothing is deleted."
     ),
     (ATTACHMENTS, "POST"): (
         "Registers an attachment and returns a presigned S3 POST for its file: send a "
@@ -119,14 +122,15 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
         "the declared size, for 15 minutes."
     ),
     (ATTACHMENTS, "GET"): (
-        "Lists an item's attachments, paged like the items (`next_cursor` until `null`); "
-        "`uploaded_at` is set once the file is in S3."
+        "Lists an item's attachments oldest first, paged like the items (`next_cursor` until "
+        "`null`); `uploaded_at` is set once S3 reported the file. An attachment whose file "
+        "never arrived is no longer listed once its upload window has passed."
     ),
     (ATTACHMENT, "GET"): (
         "Redirects (302) to a short-lived presigned S3 GET of the file, which names the "
         "original filename. 404 until the file has been uploaded."
     ),
-    (ATTACHMENT, "DELETE"): "Deletes the attachment's file and its record. 204 with an empty body.",
+    (ATTACHMENT, "DELETE"): "Deletes the attachment's record and its file. 204 with an empty body.",
 }
 
 # Parameters that do not describe themselves in chalicelib.openapi (their limits are in their
@@ -136,6 +140,9 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
     "attachment_id": "The attachment's `id`.",
     "limit": "The largest number of entries on the page.",
     "status": "Only items with this status.",
+    "tag": "Only items carrying this tag (not combinable with `name_prefix`).",
+    "name_prefix": "Only items whose name starts with this text, compared case-insensitively "
+    "after Unicode NFKC folding (not combinable with `tag`).",
 }
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})

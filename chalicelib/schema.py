@@ -11,7 +11,9 @@ apart by the sort key ``sk``:
 - ``item``: the item itself, with the attributes of the listing indexes;
 - ``item#attachment#<attachment id>``: one record per attachment, so reading an item never pays
   for its attachments, and the attachments of an item are one ``Query`` (they sort right after
-  the item record, so one ``Query`` can also prove the item exists).
+  the item record, so one ``Query`` can also prove the item exists);
+- ``item#entry#<listing>``: one small record per filter listing the item is in (a tag, a name
+  prefix), which puts it into the filter index.
 """
 
 from __future__ import annotations
@@ -145,6 +147,13 @@ STATUS_INDEX = GlobalIndex(
     name="status-created-index", partition_key=KeyAttribute("status_shard"), sort_key=CREATED_KEY
 )
 
+# The filter entries of an item (``items.filters``): one small record per tag and per short name
+# prefix, under the item's id, keyed into one more KEYS_ONLY index by listing, status and shard.
+ENTRY_RECORD_PREFIX = "item#entry#"
+FILTER_INDEX = GlobalIndex(
+    name="filter-created-index", partition_key=KeyAttribute("filter_shard"), sort_key=CREATED_KEY
+)
+
 # Attachment records waiting for their file carry this time-to-live attribute (epoch seconds);
 # DynamoDB deletes a record whose file never arrived, the upload confirmation removes it.
 EXPIRES_AT = "expires_at"
@@ -152,7 +161,7 @@ EXPIRES_AT = "expires_at"
 ITEMS_TABLE = TableDefinition(
     partition_key=KeyAttribute("id"),
     sort_key=KeyAttribute("sk"),
-    indexes=(ALL_ITEMS_INDEX, STATUS_INDEX),
+    indexes=(ALL_ITEMS_INDEX, STATUS_INDEX, FILTER_INDEX),
     ttl_attribute=EXPIRES_AT,
     # Keys are all the cleanup needs: it reads what else the item had from the table itself.
     stream_view_type="KEYS_ONLY",
@@ -168,10 +177,14 @@ ATTACHMENTS_PREFIX = "attachments/"
 
 # -- event sources (what the stack wires, and what `make run` feeds the same way) --------------
 
-# The item cleanup function gets only the removals from the items table's stream, in batches;
-# Lambda's event filtering (and the local feeder) drop every other record before it is invoked.
+# The item cleanup function gets only the removals of item and attachment records from the
+# items table's stream, in batches; Lambda's event filtering (and the local feeder) drop every
+# other record (writes, and the filter entries the cleanup itself removes) before it is invoked.
 ITEM_CHANGES_BATCH_SIZE = 25
-ITEM_CHANGES_FILTER: dict[str, Any] = {"eventName": ["REMOVE"]}
+ITEM_CHANGES_FILTER: dict[str, Any] = {
+    "eventName": ["REMOVE"],
+    "dynamodb": {"Keys": {"sk": {"S": [ITEM_RECORD, {"prefix": ATTACHMENT_RECORD_PREFIX}]}}},
+}
 # Lambda retries a failing batch this often (halving it each time), then hands the records to
 # the dead-letter queue.
 ITEM_CHANGES_MAX_RETRIES = 5

@@ -48,6 +48,12 @@ def metrics() -> Any:
     )
 
 
+# What the tracer instruments: botocore only, which gives every DynamoDB and S3 call its
+# subsegment. Patching everything the X-Ray SDK supports (its default) imports a dozen patchers
+# (sqlite3, httplib, requests, ...) for libraries this API never calls, on every cold start.
+TRACED_MODULES = ("botocore",)
+
+
 @functools.cache
 def tracer() -> Any | None:
     """The X-Ray tracer in Lambda (it patches botocore, so call before creating clients)."""
@@ -55,7 +61,9 @@ def tracer() -> Any | None:
         return None
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+    return Tracer(
+        service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), patch_modules=TRACED_MODULES
+    )
 
 
 def with_trace_context(function: Callable[..., T]) -> Callable[..., T]:

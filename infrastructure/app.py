@@ -11,25 +11,44 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path[:1]:
     sys.path.insert(0, str(REPO_ROOT))
 
+from dataclasses import dataclass  # noqa: E402
+
 from aws_cdk import App, Environment, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402
 
+from infrastructure.account import ACCOUNT_STACK_NAME, ItemsApiAccountStack  # noqa: E402
 from infrastructure.config import DeploymentSettings  # noqa: E402
 from infrastructure.stack import ItemsApiStack  # noqa: E402
 
 
-def build(app: App) -> ItemsApiStack:
-    """Add the stack for the context's stage to ``app``, with cdk-nag checking it."""
+@dataclass(frozen=True)
+class Stacks:
+    """The two stacks of the app: the stage's (``make deploy``) and the account's (``make
+    bootstrap``, once per account and region)."""
+
+    stage: ItemsApiStack
+    account: ItemsApiAccountStack
+
+
+def build(app: App) -> Stacks:
+    """Add the context stage's stack and the account stack to ``app``, cdk-nag checking both."""
     settings = DeploymentSettings.from_context(app.node.try_get_context)
-    stack = ItemsApiStack(
+    environment = Environment(region=settings.region)
+    account = ItemsApiAccountStack(
+        app,
+        ACCOUNT_STACK_NAME,
+        env=environment,
+        description="Items API: account- and region-wide settings (deployed once)",
+    )
+    stage = ItemsApiStack(
         app,
         f"ItemsApi-{settings.stage}",
         settings=settings,
-        env=Environment(region=settings.region),
+        env=environment,
         description=f"Items API ({settings.stage})",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
-    return stack
+    return Stacks(stage=stage, account=account)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.auth.permissions import PERMISSIONS
+from infrastructure.powertools import check_region
 
 Stage = Literal["dev", "prod"]
+BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
 
 # The Lambda runtime is pinned: Chalice would otherwise take it from whichever Python runs synth.
-LAMBDA_RUNTIME = "python3.11"
+# python3.13 runs on Amazon Linux 2023 and is supported until 2029 (python3.11 is deprecated
+# first); the package import test runs the deployment zip on a 3.13 interpreter.
+LAMBDA_RUNTIME = "python3.13"
+# Graviton: cheaper per GB-second. The zip holds no native code (tests/package checks it) and the
+# Powertools layer is published for arm64, so nothing is built for a particular architecture.
+LAMBDA_ARCHITECTURE = "arm64"
 LAMBDA_MEMORY_MB = 512
 # The SDK's worst case per request is bounded well below this (see docs/reliability.md) and API
 # Gateway gives up after 29 s, so 20 s leaves room without letting a stuck call run long.
@@ -67,6 +74,7 @@ class DeploymentSettings:
     web_domain: CustomDomain | None
     cors_allow_origin: str | None
     alarm_email: str | None
+    billing_mode: BillingMode
     read_capacity_max: int
     write_capacity_max: int
     throttle_rate_limit: float
@@ -90,6 +98,11 @@ class DeploymentSettings:
         """Production keeps data on stack deletion and guards tables against deletion."""
         return self.stage == "prod"
 
+    @property
+    def is_provisioned(self) -> bool:
+        """Provisioned capacity with auto-scaling (else on-demand)."""
+        return self.billing_mode == "PROVISIONED"
+
     @classmethod
     def from_context(cls, get: Any) -> DeploymentSettings:
         """Build from a ``node.try_get_context``-like getter; empty strings mean unset."""
@@ -107,15 +120,23 @@ class DeploymentSettings:
         stage = text("stage") or "dev"
         if stage not in ("dev", "prod"):
             raise ValueError(f"context stage must be dev or prod, not {stage!r}")
+        region = text("region") or "us-west-2"
+        check_region(region)
+        billing = text("billingMode") or ("PROVISIONED" if stage == "prod" else "PAY_PER_REQUEST")
+        if billing not in ("PAY_PER_REQUEST", "PROVISIONED"):
+            raise ValueError(
+                f"context billingMode must be PAY_PER_REQUEST or PROVISIONED, not {billing!r}"
+            )
         api_domain = _domain(text("domainName"), text("certificateArn"), text("hostedZoneId"))
         web_domain = _domain(text("webDomainName"), text("webCertificateArn"), None)
-        return cls(
+        settings = cls(
             stage="prod" if stage == "prod" else "dev",
-            region=text("region") or "us-west-2",
+            region=region,
             api_domain=api_domain,
             web_domain=web_domain,
             cors_allow_origin=text("corsAllowOrigin"),
             alarm_email=text("alarmEmail"),
+            billing_mode="PROVISIONED" if billing == "PROVISIONED" else "PAY_PER_REQUEST",
             read_capacity_max=number("readCapacityMax"),
             write_capacity_max=number("writeCapacityMax"),
             throttle_rate_limit=float(number("throttleRateLimit")),
@@ -125,6 +146,29 @@ class DeploymentSettings:
             api_clients=api_clients(get("apiClients"), get("usagePlanTiers")),
             ip_allowlist=ip_allowlist(get("ipAllowlist")),
         )
+        settings.check_capacity()
+        return settings
+
+    def check_capacity(self) -> None:
+        """Provisioned tables must be able to scale to what the stage admits.
+
+        Every admitted request costs at least one read or one write unit, and all of them may be
+        reads (or writes), so each auto-scaling maximum must reach the stage's steady rate. The
+        burst above it is absorbed by DynamoDB's burst capacity (up to 300 s of unused units)
+        while auto-scaling reacts. On-demand tables need no such bound.
+        """
+        if not self.is_provisioned:
+            return
+        for key, maximum in (
+            ("readCapacityMax", self.read_capacity_max),
+            ("writeCapacityMax", self.write_capacity_max),
+        ):
+            if maximum < self.throttle_rate_limit:
+                raise ValueError(
+                    f"{key} ({maximum}) is below throttleRateLimit ({self.throttle_rate_limit:g} "
+                    "requests/s): with provisioned capacity the tables could never serve what "
+                    "the API admits; raise it or lower the throttle (or use PAY_PER_REQUEST)"
+                )
 
 
 def _domain(name: str | None, certificate: str | None, zone: str | None) -> CustomDomain | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -14,7 +15,9 @@ from infrastructure.nag import acknowledge, checkov_skip
 
 MIN_CAPACITY = 5
 TARGET_UTILIZATION_PERCENT = 70
-WEB_PREFIX = "web/"
+# Point-in-time recovery restores a table to any second of the last 35 days. A file deleted in
+# that window must still be there (as a noncurrent version) for a restored record pointing at it.
+PITR_WINDOW_DAYS = 35
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -36,7 +39,13 @@ def _cfn(construct: Construct) -> CfnResource:
 
 
 class Data(Construct):
-    """The items and idempotency tables, the assets bucket and the access-log bucket."""
+    """The items and idempotency tables, the assets bucket and the access-log bucket.
+
+    ``removal_policy`` applies to the buckets; the tables are retained whenever it retains
+    anything, with plain ``Retain``: they are deletion-protected, so CloudFormation could not
+    delete them on the rollback of a failed create (``RetainExceptOnCreate``), and their
+    generated names let a retry create new ones.
+    """
 
     def __init__(
         self,
@@ -45,20 +54,22 @@ class Data(Construct):
         *,
         removal_policy: RemovalPolicy,
         deletion_protection: bool,
+        provisioned: bool,
         read_capacity_max: int,
         write_capacity_max: int,
         cors_allowed_origins: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
-        self._removal_policy = removal_policy
+        destroy = removal_policy == RemovalPolicy.DESTROY
+        self._table_removal = RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN
         self._deletion_protection = deletion_protection
+        self._provisioned = provisioned
         self._read_max = read_capacity_max
         self._write_max = write_capacity_max
 
         self.items_table = self._table("ItemsTable", ITEMS_TABLE)
         self.idempotency_table = self._table("IdempotencyTable", IDEMPOTENCY_TABLE)
 
-        destroy = removal_policy == RemovalPolicy.DESTROY
         self.log_bucket = s3.Bucket(
             self,
             "LogBucket",
@@ -98,7 +109,7 @@ class Data(Construct):
             server_access_logs_prefix="s3/assets/",
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    noncurrent_version_expiration=Duration.days(30),
+                    noncurrent_version_expiration=Duration.days(PITR_WINDOW_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
@@ -117,7 +128,7 @@ class Data(Construct):
             auto_delete_objects=destroy,
         )
         # Every object event goes to EventBridge, where the API routes new attachment uploads to
-        # the late-upload sweep. Set on the CfnBucket: CDK's event_bridge_enabled would add a
+        # the upload confirmation. Set on the CfnBucket: CDK's event_bridge_enabled would add a
         # custom-resource Lambda to do what CloudFormation does natively.
         _cfn(self.assets_bucket).add_property_override(
             "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
@@ -126,21 +137,33 @@ class Data(Construct):
     def _table(self, construct_id: str, definition: TableDefinition) -> dynamodb.Table:
         partition = _attribute(definition.partition_key)
         assert partition is not None
+        capacity: dict[str, Any] = (
+            {
+                "billing_mode": dynamodb.BillingMode.PROVISIONED,
+                "read_capacity": MIN_CAPACITY,
+                "write_capacity": MIN_CAPACITY,
+            }
+            if self._provisioned
+            else {"billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST}
+        )
         table = dynamodb.Table(
             self,
             construct_id,
             partition_key=partition,
             sort_key=_attribute(definition.sort_key),
-            billing_mode=dynamodb.BillingMode.PROVISIONED,
-            read_capacity=MIN_CAPACITY,
-            write_capacity=MIN_CAPACITY,
+            **capacity,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
+                point_in_time_recovery_enabled=True, recovery_period_in_days=PITR_WINDOW_DAYS
             ),
             deletion_protection=self._deletion_protection,
-            removal_policy=self._removal_policy,
+            removal_policy=self._table_removal,
             time_to_live_attribute=definition.ttl_attribute,
+            stream=(
+                dynamodb.StreamViewType[definition.stream_view_type]
+                if definition.stream_view_type
+                else None
+            ),
         )
         checkov_skip(
             _cfn(table),
@@ -149,12 +172,15 @@ class Data(Construct):
                 "customer managed key adds a KMS call per request and no control we need",
             },
         )
-        self._autoscale(
-            table.auto_scale_read_capacity(min_capacity=MIN_CAPACITY, max_capacity=self._read_max),
-            table.auto_scale_write_capacity(
-                min_capacity=MIN_CAPACITY, max_capacity=self._write_max
-            ),
-        )
+        if self._provisioned:
+            self._autoscale(
+                table.auto_scale_read_capacity(
+                    min_capacity=MIN_CAPACITY, max_capacity=self._read_max
+                ),
+                table.auto_scale_write_capacity(
+                    min_capacity=MIN_CAPACITY, max_capacity=self._write_max
+                ),
+            )
         for index in definition.indexes:
             index_partition = _attribute(index.partition_key)
             assert index_partition is not None
@@ -166,9 +192,10 @@ class Data(Construct):
                 if index.projected
                 else dynamodb.ProjectionType.KEYS_ONLY,
                 non_key_attributes=list(index.projected) or None,
-                read_capacity=MIN_CAPACITY,
-                write_capacity=MIN_CAPACITY,
+                **{k: v for k, v in capacity.items() if k != "billing_mode"},
             )
+            if not self._provisioned:
+                continue
             self._autoscale(
                 table.auto_scale_global_secondary_index_read_capacity(
                     index.name, min_capacity=MIN_CAPACITY, max_capacity=self._read_max

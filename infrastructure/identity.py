@@ -42,7 +42,13 @@ def domain_url(stage: str) -> str:
 
 
 class Identity(Construct):
-    """The user pool, its groups, scopes, domain, and one app client per API client."""
+    """The user pool, its groups, scopes, domain, and one app client per API client.
+
+    A pool that ``removal_policy`` keeps is kept with plain ``Retain``, like the tables: a
+    deletion-protected pool cannot be deleted on the rollback of a failed create
+    (``RetainExceptOnCreate`` would fail there), and its generated name lets a retry create a
+    new one (the domain, which has a fixed prefix, is deleted on rollback).
+    """
 
     def __init__(
         self,
@@ -78,7 +84,11 @@ class Identity(Construct):
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             deletion_protection=deletion_protection,
-            removal_policy=removal_policy,
+            removal_policy=(
+                RemovalPolicy.DESTROY
+                if removal_policy == RemovalPolicy.DESTROY
+                else RemovalPolicy.RETAIN
+            ),
         )
         acknowledge(
             self.user_pool,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -38,15 +38,18 @@ class Monitoring(Construct):
         api_name: str,
         function_name: str,
         function_timeout: Duration,
-        sweeper_name: str,
-        sweep_dead_letters: sqs.IQueue,
+        confirmer_name: str,
+        upload_dead_letters: sqs.IQueue,
+        cleanup_name: str,
+        cleanup_dead_letters: sqs.IQueue,
         tables: dict[str, dynamodb.ITable],
         alarm_email: str | None,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         # A customer-managed key, because CloudWatch cannot publish to a topic encrypted with the
-        # AWS-managed SNS key.
+        # AWS-managed SNS key. CloudWatch may use it for this account's alarms only (the key
+        # policy cannot name this stack's alarms: they depend on the topic, which needs the key).
         key = kms.Key(
             self,
             "AlarmTopicKey",
@@ -54,9 +57,24 @@ class Monitoring(Construct):
             description="Encrypts the Items API alarm topic",
             removal_policy=removal_policy,
         )
-        key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+                        )
+                    },
+                },
+            )
         )
+        # enforce_ssl writes a topic policy, which replaces SNS's default one: the publishing
+        # grant for this stack's alarms is added below, once they exist.
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         if alarm_email:
             subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -103,7 +121,10 @@ class Monitoring(Construct):
         self._alarm(
             "LambdaErrorRate",
             cw.MathExpression(
-                expression="100 * errors / MAX([invocations, 1])",
+                # No guard against zero invocations: metric math drops a data point that divides
+                # by zero, and missing data does not breach. (MAX([invocations, 1]) would be
+                # refused: an array given to MAX may hold time series only.)
+                expression="100 * errors / invocations",
                 using_metrics={"errors": errors, "invocations": invocations},
                 label="Error rate (%)",
                 period=PERIOD,
@@ -154,31 +175,55 @@ class Monitoring(Construct):
             "ItemConflicts", app_metric("ItemConflicts"), 50, "many concurrent-edit conflicts"
         )
         self._alarm("ItemThrottles", app_metric("ItemThrottles"), 1, "clients were throttled")
-        # A deleted item whose files could not all be removed: the client was told to retry the
-        # DELETE, but until someone does, files are left in the bucket.
+        # What a removed record leaves behind is removed from the stream; a record whose
+        # leftovers could not be removed is retried, then dead-lettered.
         self._alarm(
-            "OrphanedFileCleanupFailures",
-            app_metric("OrphanedFileCleanupFailures"),
+            "RecordCleanupFailures",
+            app_metric("RecordCleanupFailures"),
             1,
-            "files of a deleted item were left in the bucket",
+            "what a removed item or attachment record left behind could not be removed (yet)",
         )
-        # The sweep that removes files uploaded after their item was deleted.
-        sweeper_errors = fn_metric("Errors", "Sum", sweeper_name)
-        dead_letters = sweep_dead_letters.metric_approximate_number_of_messages_visible(
-            statistic="Maximum", period=PERIOD
-        )
-        self._alarm(
-            "SweeperErrors",
-            sweeper_errors,
-            1,
-            "the late-upload sweep failed (Lambda retries it, then dead-letters the event)",
+        confirmer_errors = fn_metric("Errors", "Sum", confirmer_name)
+        upload_dead_letters_visible = (
+            upload_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=PERIOD
+            )
         )
         self._alarm(
-            "SweepDeadLetters",
-            dead_letters,
+            "UploadConfirmationErrors",
+            confirmer_errors,
             1,
-            "late uploads were not swept: their events wait in the dead-letter queue",
+            "confirming an upload failed (Lambda retries it, then dead-letters the event)",
         )
+        self._alarm(
+            "UploadDeadLetters",
+            upload_dead_letters_visible,
+            1,
+            "upload events were not handled: they wait in the dead-letter queue",
+        )
+        cleanup_errors = fn_metric("Errors", "Sum", cleanup_name)
+        # How far behind the stream the cleanup is: its records expire after 24 hours.
+        iterator_age = fn_metric("IteratorAge", "Maximum", cleanup_name)
+        cleanup_dead_letters_visible = (
+            cleanup_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=PERIOD
+            )
+        )
+        self._alarm("RecordCleanupErrors", cleanup_errors, 1, "the record cleanup failed")
+        self._alarm(
+            "RecordCleanupIteratorAge",
+            iterator_age,
+            Duration.hours(1).to_milliseconds(),
+            "the record cleanup is an hour or more behind the items table's stream",
+        )
+        self._alarm(
+            "CleanupDeadLetters",
+            cleanup_dead_letters_visible,
+            1,
+            "stream batches were given up on: their positions wait in the dead-letter queue",
+        )
+
+        self._let_alarms_publish()
 
         self.dashboard = cw.Dashboard(self, "Dashboard", period_override=cw.PeriodOverride.AUTO)
         self.dashboard.add_widgets(
@@ -217,14 +262,38 @@ class Monitoring(Construct):
                 left=[app_metric("ItemConflicts"), app_metric("ItemThrottles")],
             ),
             cw.GraphWidget(
-                title="Late-upload sweep",
+                title="Upload confirmation",
                 left=[
-                    fn_metric("Invocations", "Sum", sweeper_name),
-                    sweeper_errors,
+                    fn_metric("Invocations", "Sum", confirmer_name),
+                    confirmer_errors,
                     app_metric("LateUploadsRemoved"),
                 ],
-                right=[dead_letters],
+                right=[upload_dead_letters_visible],
             ),
+            cw.GraphWidget(
+                title="Record cleanup (items table stream)",
+                left=[
+                    fn_metric("Invocations", "Sum", cleanup_name),
+                    cleanup_errors,
+                    app_metric("RecordCleanupFailures"),
+                ],
+                right=[iterator_age, cleanup_dead_letters_visible],
+            ),
+        )
+
+    def _let_alarms_publish(self) -> None:
+        """CloudWatch may publish to the topic on behalf of exactly this stack's alarms."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisStack",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
+                },
+            )
         )
 
     def _alarm(

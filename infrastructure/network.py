@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -45,12 +47,6 @@ class Network(Construct):
                     name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
                 )
             ],
-            gateway_endpoints={
-                "DynamoDb": ec2.GatewayVpcEndpointOptions(
-                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
-                ),
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
-            },
             flow_logs={
                 "All": ec2.FlowLogOptions(
                     destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
@@ -60,6 +56,12 @@ class Network(Construct):
             restrict_default_security_group=False,
         )
         self.subnets = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.endpoints = {
+            "dynamodb": self.vpc.add_gateway_endpoint(
+                "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+            ),
+            "s3": self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3),
+        }
 
         self.function_security_group = ec2.SecurityGroup(
             self,
@@ -73,6 +75,26 @@ class Network(Construct):
                 ec2.Peer.prefix_list(self._prefix_list_id(service)),
                 ec2.Port.tcp(443),
                 f"HTTPS to the {service} gateway endpoint",
+            )
+
+    def admit_only(self, statements: Iterable[iam.PolicyStatement]) -> None:
+        """Let each gateway endpoint carry exactly these calls (to this stack's resources).
+
+        Without a policy a gateway endpoint admits any call to any table or bucket, in any
+        account; with one, code in the VPC reaches nothing the functions are not meant to.
+        """
+        for statement in statements:
+            service = {action.split(":", 1)[0] for action in statement.actions}
+            if len(service) != 1 or not service <= self.endpoints.keys():
+                continue  # a service reached without these endpoints (logs, X-Ray, EC2, SQS)
+            self.endpoints[service.pop()].add_to_policy(
+                iam.PolicyStatement(
+                    actions=statement.actions,
+                    resources=statement.resources,
+                    conditions=statement.conditions or None,
+                    # Endpoint policies name a principal; the callers' roles still apply.
+                    principals=[iam.AnyPrincipal()],
+                )
             )
 
     def _prefix_list_id(self, service: str) -> str:

@@ -1,21 +1,24 @@
-"""Web console: ``web/`` published to the assets bucket and served privately through CloudFront."""
+"""Web console: ``web/`` published to a bucket of its own and served privately by CloudFront.
+
+The console has its own bucket so that nothing publishing it can touch attachments: CDK's
+``BucketDeployment`` copier gets read, write and delete rights (versions included) on its
+destination bucket, and that bucket holds nothing but the console.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, DefaultStackSynthesizer, Duration, Stack
+from aws_cdk import Aws, CfnResource, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infrastructure.config import CustomDomain
 from infrastructure.csp import content_security_policy
-from infrastructure.data import WEB_PREFIX
 from infrastructure.nag import acknowledge, checkov_skip
 
 # What the end-to-end tests leave in web/ and must not be published.
@@ -23,7 +26,7 @@ _NOT_PUBLISHED = ["screenshots", "screenshots/*", ".gitkeep"]
 
 
 class WebConsole(Construct):
-    """A CloudFront distribution in front of the bucket's web/ prefix, and its deployment."""
+    """The console's bucket, a CloudFront distribution in front of it, and its deployment."""
 
     def __init__(
         self,
@@ -31,26 +34,84 @@ class WebConsole(Construct):
         construct_id: str,
         *,
         source_dir: Path,
-        bucket: s3.IBucket,
+        assets_bucket: s3.IBucket,
         log_bucket: s3.IBucket,
         api_connect_source: str,
         auth_connect_source: str,
         domain: CustomDomain | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Built from web/ on every deploy: nothing in it needs keeping or versioning.
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="s3/console/",
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, CfnResource)
+        checkov_skip(
+            cfn_bucket,
+            {"CKV_AWS_21": "holds only the console, rebuilt from web/ by every deployment"},
+        )
+        # Uploads and downloads go straight to the assets bucket with presigned requests.
         bucket_origins = [
-            f"https://{bucket.bucket_regional_domain_name}",
-            f"https://{bucket.bucket_name}.s3.{Aws.URL_SUFFIX}",
+            f"https://{assets_bucket.bucket_regional_domain_name}",
+            f"https://{assets_bucket.bucket_name}.s3.{Aws.URL_SUFFIX}",
         ]
-        headers = cloudfront.ResponseHeadersPolicy(
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", domain.certificate_arn)
+            if domain
+            else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Items API web console",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                # Origin access control, and a bucket policy letting only this distribution read.
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self._security_headers(
+                    [api_connect_source, auth_connect_source, *bucket_origins]
+                ),
+            ),
+            domain_names=[domain.name] if domain else None,
+            certificate=certificate,
+            # Only a custom certificate lets the TLS policy be chosen.
+            minimum_protocol_version=(
+                cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            enable_logging=True,
+            log_bucket=log_bucket,
+            log_file_prefix="cloudfront/",
+        )
+        self._source_dir = source_dir
+        host = domain.name if domain else self.distribution.distribution_domain_name
+        #: The browser origin of the console (what the API's CORS allows).
+        self.origin = f"https://{host}"
+        self.url = f"{self.origin}/"
+        self._acknowledge(has_custom_certificate=domain is not None)
+
+    def _security_headers(self, connect_sources: list[str]) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
             comment="Items API console: strict CSP and security headers",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=content_security_policy(
-                        [api_connect_source, auth_connect_source, *bucket_origins]
-                    ),
+                    content_security_policy=content_security_policy(connect_sources),
                     override=True,
                 ),
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
@@ -71,78 +132,12 @@ class WebConsole(Construct):
                 ),
             ),
         )
-        self.origin_access_control = cloudfront.S3OriginAccessControl(
-            self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
-        )
-        # The origin is built without CDK's automatic OAC grant, which would cover the whole
-        # bucket (attachments included); the grant below is limited to web/.
-        origin = origins.S3BucketOrigin.with_bucket_defaults(
-            bucket, origin_path="/" + WEB_PREFIX.rstrip("/")
-        )
-        certificate = (
-            acm.Certificate.from_certificate_arn(self, "Certificate", domain.certificate_arn)
-            if domain
-            else None
-        )
-        self.distribution = cloudfront.Distribution(
-            self,
-            "Distribution",
-            comment="Items API web console",
-            default_root_object="index.html",
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=headers,
-            ),
-            domain_names=[domain.name] if domain else None,
-            certificate=certificate,
-            # Only a custom certificate lets the TLS policy be chosen.
-            minimum_protocol_version=(
-                cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None
-            ),
-            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
-            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
-            enable_logging=True,
-            log_bucket=log_bucket,
-            log_file_prefix="cloudfront/",
-        )
-        cfn_distribution = self.distribution.node.default_child
-        assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
-        cfn_distribution.add_property_override(
-            "DistributionConfig.Origins.0.OriginAccessControlId",
-            self.origin_access_control.origin_access_control_id,
-        )
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudFrontReadsWebConsole",
-                actions=["s3:GetObject"],
-                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
-                resources=[bucket.arn_for_objects(f"{WEB_PREFIX}*")],
-                conditions={
-                    "StringEquals": {
-                        "AWS:SourceArn": f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}"
-                        f":distribution/{self.distribution.distribution_id}"
-                    }
-                },
-            )
-        )
-        self._bucket = bucket
-        self._source_dir = source_dir
-        host = domain.name if domain else self.distribution.distribution_domain_name
-        #: The browser origin of the console (what the API's CORS allows).
-        self.origin = f"https://{host}"
-        self.url = f"{self.origin}/"
-        self._acknowledge(has_custom_certificate=domain is not None)
 
     def _acknowledge(self, *, has_custom_certificate: bool) -> None:
         reasons = {
             "AwsSolutions-CFR1": "a management console for API-key holders; no geographic limit "
             "applies to who may hold a key",
             "AwsSolutions-CFR2": "static files only; the API behind it has its own WAF web ACL",
-            "AwsSolutions-CFR7": "the origin access control is attached by a property override "
-            "(OriginAccessControlId) so that the bucket grant covers web/ only; tests assert it",
         }
         if not has_custom_certificate:
             reasons["AwsSolutions-CFR4"] = (
@@ -172,8 +167,7 @@ class WebConsole(Construct):
             self,
             "Publish",
             sources=sources,
-            destination_bucket=self._bucket,
-            destination_key_prefix=WEB_PREFIX,
+            destination_bucket=self.bucket,
             distribution=self.distribution,
             distribution_paths=["/*"],
             memory_limit=256,
@@ -186,14 +180,14 @@ def deployment_acknowledgements(bucket: s3.IBucket) -> dict[str, str]:
     bucket_id = stack.get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
     qualifier = DefaultStackSynthesizer.DEFAULT_QUALIFIER
     staging = f"arn:aws:s3:::cdk-{qualifier}-assets-<AWS::AccountId>-{stack.region}/*"
-    copy = "BucketDeployment copies the console from CDK's staging bucket into the bucket"
+    copy = "BucketDeployment copies the console from CDK's staging bucket into its own bucket"
     return {
         **{
             f"AwsSolutions-IAM5[Action::s3:{action}]": copy
             for action in ("GetBucket*", "GetObject*", "List*", "Abort*", "DeleteObject*")
         },
-        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]": f"{copy}; it prunes only below "
-        f"{WEB_PREFIX} (destination_key_prefix), CDK renders the grant on the whole bucket",
+        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]": f"{copy}; that bucket holds "
+        "nothing but the console, which it replaces on every deployment",
         f"AwsSolutions-IAM5[Resource::{staging}]": "CDK's asset staging bucket, read-only",
         "AwsSolutions-IAM5[Resource::*]": "cloudfront:CreateInvalidation/GetInvalidation of the "
         "console after publishing; CDK renders it on *",

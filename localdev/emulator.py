@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -72,12 +71,17 @@ def wait_for_http(
 
 
 def start_moto_server(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """moto in server mode on 127.0.0.1:``port``, ready when this returns."""
+    """moto in server mode on 127.0.0.1:``port``, ready when this returns; it dies with this
+    process (``localdev.guard``)."""
+    from localdev import guard
+
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        guard.module_command("localdev.moto_server", "-H", "127.0.0.1", "-p", str(port)),
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=PROJECT_DIR,  # where `-m localdev.guard` is found
+        env=guard.child_environment(dict(os.environ)),
     )
     wait_for_http(f"http://127.0.0.1:{port}/moto-api/", process=process)
     return process
@@ -86,12 +90,15 @@ def start_moto_server(port: int, log_path: Path | None = None) -> subprocess.Pop
 def start_event_feeder(
     environment: dict[str, str], log_path: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """``localdev.events`` in its own process, with the local stage's ``environment``."""
+    """``localdev.events`` in its own process, with the local stage's ``environment``; it dies
+    with this process (``localdev.guard``)."""
+    from localdev import guard
+
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
-        [sys.executable, "-m", "localdev.events"],
+        guard.module_command("localdev.events"),
         cwd=PROJECT_DIR,
-        env=process_environment(environment),
+        env=guard.child_environment(process_environment(environment)),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -166,13 +173,11 @@ def create_resources(environment: dict[str, str], client: Callable[[str], Any]) 
 
 
 def with_emulator_port(environment: dict[str, str], port: int) -> dict[str, str]:
-    """``environment`` with both emulator endpoints moved to ``port``."""
+    """``environment`` with every emulator endpoint (each ``AWS_ENDPOINT_URL*``, whichever
+    services the stage names) moved to ``port``."""
     endpoint = f"http://127.0.0.1:{port}"
-    return {
-        **environment,
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_ENDPOINT_URL_S3": endpoint,
-    }
+    moved = {name: endpoint for name in environment if name.startswith("AWS_ENDPOINT_URL")}
+    return {**environment, **moved}
 
 
 def emulator_port(environment: dict[str, str]) -> int:

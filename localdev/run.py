@@ -1,21 +1,26 @@
-"""`make run`: the emulator, its tables, bucket and user pool, the sign-in stand-in on port
-8002, `chalice local` on port 8000 and the web console on port 8001.
+"""`make run`: the emulator, its tables, bucket and user pool, `chalice local` (autoreloading),
+the web console and the sign-in stand-in, on ports ``API_PORT`` (8000), ``CONSOLE_PORT``
+(8001), ``IDENTITY_PORT`` (8002) and ``EMULATOR_PORT`` (the local stage's endpoint in
+`.chalice/config.json`, 5055), so two clones can run side by side.
 
-Ctrl-C (or SIGTERM) stops everything this started, so a second `make run` starts cleanly.
+Ctrl-C, SIGTERM or SIGHUP stops everything this started. Nothing outlives it even when it is
+killed without a chance to clean up (SIGKILL, of it or of `make`): every child dies with its
+parent (``localdev.guard``), and this process dies with its own parent.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from localdev import chalice_local, guard
 from localdev.console import start_console
 from localdev.emulator import (
     PROJECT_DIR,
@@ -26,6 +31,7 @@ from localdev.emulator import (
     process_environment,
     start_event_feeder,
     start_moto_server,
+    with_emulator_port,
 )
 from localdev.identity import (
     LOCAL_USERS,
@@ -33,84 +39,102 @@ from localdev.identity import (
     bootstrap_identity,
     trusted_issuers,
 )
+from localdev.project import stage_project
 
-API_PORT = int(os.environ.get("API_PORT", "8000"))
-CONSOLE_PORT = int(os.environ.get("CONSOLE_PORT", "8001"))
-IDENTITY_PORT = int(os.environ.get("IDENTITY_PORT", "8002"))
+DEFAULT_API_PORT = 8000
+DEFAULT_CONSOLE_PORT = 8001
+DEFAULT_IDENTITY_PORT = 8002
 DEFAULT_LOCAL_API_KEY = "local-dev-key"
+STOP_TIMEOUT_SECONDS = 10
 
 
-def _signal_child(child: subprocess.Popen[Any], signum: int, *, group: bool) -> None:
-    """Signal ``child``, or with ``group`` the process group it leads (its own session).
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    console: int
+    identity: int
+    emulator: int
 
-    The group is signalled even when its leader has exited: what it spawned may still run.
-    """
-    with contextlib.suppress(ProcessLookupError):
-        if group:
-            os.killpg(child.pid, signum)
-        elif child.poll() is None:
-            child.send_signal(signum)
+    @classmethod
+    def from_environment(cls, default_emulator: int) -> Ports:
+        return cls(
+            api=_port("API_PORT", DEFAULT_API_PORT),
+            console=_port("CONSOLE_PORT", DEFAULT_CONSOLE_PORT),
+            identity=_port("IDENTITY_PORT", DEFAULT_IDENTITY_PORT),
+            emulator=_port("EMULATOR_PORT", default_emulator),
+        )
+
+
+def _port(variable: str, default: int) -> int:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise SystemExit(f"{variable}={text!r}: expected a TCP port number (1-65535)")
+    return int(text)
+
+
+def _stop(child: subprocess.Popen[Any]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def main() -> int:
-    environment = local_stage_environment()
-    moto_port = emulator_port(environment)
-    ports = (
-        (moto_port, "the emulator"),
-        (API_PORT, "the API"),
-        (CONSOLE_PORT, "the console"),
-        (IDENTITY_PORT, "the sign-in stand-in"),
-    )
-    for port, what in ports:
+    # `make` (or the shell) is this process's parent: when it dies, so does this, cleaning up.
+    guard.die_with_parent(os.getppid(), signal.SIGTERM)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: sys.exit(0))
+    stage = local_stage_environment()
+    ports = Ports.from_environment(default_emulator=emulator_port(stage))
+    for port, what, variable in (
+        (ports.emulator, "the emulator", "EMULATOR_PORT"),
+        (ports.api, "the API", "API_PORT"),
+        (ports.console, "the console", "CONSOLE_PORT"),
+        (ports.identity, "the sign-in stand-in", "IDENTITY_PORT"),
+    ):
         if port_in_use(port):
-            print(f"port {port} (for {what}) is already in use: is another `make run` running?")
+            print(
+                f"port {port} (for {what}) is already in use: is another `make run` running? "
+                f"Choose another with {variable}=..."
+            )
             return 1
+    environment = with_emulator_port(stage, ports.emulator)
     api_key = os.environ.get("LOCAL_API_KEY") or DEFAULT_LOCAL_API_KEY
-    # Logs live outside the project: a file written inside it would make chalice's autoreload
-    # restart the server forever.
-    log_dir = Path(tempfile.gettempdir()) / "items-api"
-    log_dir.mkdir(exist_ok=True)
+    # Outside the project: a file written inside it would make chalice's autoreload restart
+    # the server forever. One directory per API port, so side-by-side runs keep apart.
+    run_dir = Path(tempfile.gettempdir()) / "items-api" / f"run-{ports.api}"
+    run_dir.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen[Any]] = []
     servers: list[ThreadingHTTPServer] = []
-    group_leaders: set[int] = set()
-
-    def stop(*_: object) -> None:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-        for child in reversed(children):
-            _signal_child(child, signal.SIGTERM, group=child.pid in group_leaders)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                _signal_child(child, signal.SIGKILL, group=child.pid in group_leaders)
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        print(f"starting the AWS emulator (moto) on http://127.0.0.1:{moto_port}")
-        children.append(start_moto_server(moto_port, log_dir / "moto.log"))
+        print(f"starting the AWS emulator (moto) on http://127.0.0.1:{ports.emulator}")
+        children.append(start_moto_server(ports.emulator, run_dir / "moto.log"))
         bootstrap(environment)
-        print(f"tables and bucket ready (emulator log: {log_dir / 'moto.log'})")
+        print(f"tables and bucket ready (emulator log: {run_dir / 'moto.log'})")
         # The stack's event sources, played locally: the items table's stream, S3's upload
         # events, DynamoDB's time to live (see localdev/events.py).
-        children.append(start_event_feeder(environment, log_dir / "events.log"))
-        print(f"event feeder running (log: {log_dir / 'events.log'})")
-        api_url = f"http://127.0.0.1:{API_PORT}"
-        console_url = f"http://127.0.0.1:{CONSOLE_PORT}/"
-        identity_url = f"http://127.0.0.1:{IDENTITY_PORT}"
+        children.append(start_event_feeder(environment, run_dir / "events.log"))
+        print(f"event feeder running (log: {run_dir / 'events.log'})")
+        project = stage_project(run_dir / "project", environment)
+        api_url = f"http://127.0.0.1:{ports.api}"
+        console_url = f"http://127.0.0.1:{ports.console}/"
+        identity_url = f"http://127.0.0.1:{ports.identity}"
         identity = bootstrap_identity(
             environment["AWS_DEFAULT_REGION"],
             environment["AWS_ENDPOINT_URL_S3"],
             callback_urls=[console_url],
         )
-        stand_in = IdentityStandIn(identity, identity_url)
-        servers.append(stand_in.serve(IDENTITY_PORT))
+        servers.append(IdentityStandIn(identity, identity_url).serve(ports.identity))
         # The console's config.json is served from memory: writing it into web/ would make
         # chalice's autoreload restart the API, and could be committed with the key inside.
         servers.append(
             start_console(
-                CONSOLE_PORT,
+                ports.console,
                 api_url=api_url,
                 api_key=api_key,
                 bucket_url=environment["AWS_ENDPOINT_URL_S3"],
@@ -132,34 +156,30 @@ def main() -> int:
         print("         prints only the token, issued by the local emulator: send it as")
         print("         Authorization: Bearer <token>")
         api = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "chalice"),
-                "local",
-                "--stage",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(API_PORT),
-            ],
-            cwd=PROJECT_DIR,
-            env=process_environment(
-                {
-                    "LOCAL_API_KEY": api_key,
-                    "AUTH_TRUSTED_ISSUERS": trusted_issuers(identity, identity_url),
-                }
+            chalice_local.command(project, ports.api, autoreload=True),
+            cwd=project,
+            env=guard.child_environment(
+                process_environment(
+                    {
+                        "LOCAL_API_KEY": api_key,
+                        "AUTH_TRUSTED_ISSUERS": trusted_issuers(identity, identity_url),
+                        "PYTHONPATH": str(PROJECT_DIR),  # localdev, for the launcher
+                        # A bytecode cache written while the watcher starts would restart it.
+                        "PYTHONDONTWRITEBYTECODE": "1",
+                    }
+                )
             ),
-            # Its own process group: chalice's autoreloader serves from a child process, which
-            # must stop with it (on SIGTERM too, not only on a terminal's Ctrl-C).
-            start_new_session=True,
         )
         children.append(api)
-        group_leaders.add(api.pid)
         return api.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        stop()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for child in reversed(children):
+            _stop(child)
 
 
 if __name__ == "__main__":

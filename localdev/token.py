@@ -14,7 +14,7 @@ import os
 import sys
 import urllib.request
 
-from localdev.emulator import local_stage_environment
+from localdev.emulator import emulator_port, local_stage_environment, with_emulator_port
 from localdev.identity import (
     CONSOLE_CLIENT,
     LOCAL_USERS,
@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("user", nargs="?", default="", help="editor or viewer")
     parser.add_argument("--client", default="", help="a machine client of apiClients instead")
     args = parser.parse_args(argv)
-    environment = local_stage_environment()
+    stage = local_stage_environment()
+    # The same ports as the `make run` it asks (EMULATOR_PORT, IDENTITY_PORT, as there).
+    port = os.environ.get("EMULATOR_PORT", "").strip() or str(emulator_port(stage))
+    environment = with_emulator_port(stage, int(port))
     endpoint = os.environ.get("EMULATOR_URL", environment["AWS_ENDPOINT_URL_DYNAMODB"]).rstrip("/")
     try:
         identity = find_identity(environment["AWS_DEFAULT_REGION"], endpoint)

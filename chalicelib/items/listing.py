@@ -66,7 +66,7 @@ def item_id_of(key: str) -> str:
 
 
 def pack_positions(positions: Sequence[Position]) -> str:
-    """Every shard's position, compactly (a page of 16 shards fits in about 500 characters)."""
+    """Every stream's position, compactly (16 shards fit in about 500 characters)."""
     packed = bytearray()
     for position in positions:
         if position is NOT_STARTED:
@@ -81,19 +81,19 @@ def pack_positions(positions: Sequence[Position]) -> str:
     return base64.urlsafe_b64encode(bytes(packed)).rstrip(b"=").decode("ascii")
 
 
-def unpack_positions(text: str) -> list[Position] | None:
-    """The positions of :func:`pack_positions`, or ``None`` when ``text`` is not such a value."""
+def unpack_positions(text: str, streams: int = LISTING_SHARDS) -> list[Position] | None:
+    """The positions of :func:`pack_positions` for ``streams`` streams (stream ``i`` reads shard
+    ``i % LISTING_SHARDS``), or ``None`` when ``text`` is not such a value."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != LISTING_SHARDS * _POSITION_BYTES:
+    if len(raw) != streams * _POSITION_BYTES:
         return None
     positions: list[Position] = []
-    for shard in range(LISTING_SHARDS):
-        position = _unpack_position(
-            shard, raw[shard * _POSITION_BYTES : (shard + 1) * _POSITION_BYTES]
-        )
+    for stream in range(streams):
+        chunk = raw[stream * _POSITION_BYTES : (stream + 1) * _POSITION_BYTES]
+        position = _unpack_position(stream % LISTING_SHARDS, chunk)
         if position is _INVALID:
             return None
         positions.append(position)
@@ -126,8 +126,8 @@ def _unpack_position(shard: int, chunk: bytes) -> Position:
 # -- the merge ---------------------------------------------------------------------------------
 
 QueryShard = Callable[[int, Position, int], tuple[list[str], bool]]
-"""Query one shard after a position for at most ``limit`` created_keys, newest first; returns
-them and whether the shard may hold more."""
+"""Query one stream (a shard of one listing) after a position for at most ``limit``
+created_keys, newest first; returns them and whether the stream may hold more."""
 
 
 @dataclass
@@ -203,6 +203,7 @@ def merge_page(
                 shard.position = keys[-1]
 
     taken: list[str] = []
+    last_taken: dict[int, str] = {}
     while True:
         empty = [s for s in shards if not s.buffered and s.more]
         if empty:
@@ -211,16 +212,15 @@ def merge_page(
         if len(taken) == limit or not live:
             break
         newest = max(live, key=lambda s: s.buffered[0])
-        taken.append(newest.buffered.pop(0))
-    # Resume each shard after the last key this page took from it: keys fetched but not taken
+        key = newest.buffered.pop(0)
+        taken.append(key)
+        last_taken[newest.number] = key
+    # Resume each stream after the last key this page took from it: keys fetched but not taken
     # are read again by the next page.
-    after: list[Position] = []
-    for shard in shards:
-        if shard.exhausted:
-            after.append(EXHAUSTED)
-            continue
-        last_taken = [k for k in taken if shard_of(item_id_of(k)) == shard.number]
-        after.append(last_taken[-1] if last_taken else positions[shard.number])
+    after: list[Position] = [
+        EXHAUSTED if shard.exhausted else last_taken.get(shard.number, positions[shard.number])
+        for shard in shards
+    ]
     has_more = any(not shard.exhausted for shard in shards)
     return Page(keys=taken, positions=after, has_more=has_more, queries=queries)
 

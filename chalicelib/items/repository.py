@@ -12,6 +12,7 @@ page queries the shards of one index and reads its items with one ``BatchGetItem
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,14 @@ from chalicelib import telemetry
 from chalicelib.aws import error_code, translated_aws_errors
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, PreconditionFailedError, ThrottledError
+from chalicelib.items.filters import (
+    STATUSES,
+    Filter,
+    entry_attributes,
+    entry_sort_key,
+    filter_partition,
+    listings_of,
+)
 from chalicelib.items.listing import (
     NOT_STARTED,
     Position,
@@ -34,11 +43,13 @@ from chalicelib.items.listing import (
 )
 from chalicelib.schema import (
     ALL_ITEMS_INDEX,
+    FILTER_INDEX,
     ITEM_FIELDS,
     ITEM_RECORD,
     ITEMS_TABLE,
     LISTING_SHARDS,
     STATUS_INDEX,
+    GlobalIndex,
 )
 from chalicelib.timestamps import utc_now
 
@@ -52,6 +63,29 @@ _ID = ITEMS_TABLE.partition_key.name
 _SK = ITEMS_TABLE.sort_key.name if ITEMS_TABLE.sort_key else "sk"
 _PROJECTION = ", ".join(f"#{f}" for f in ITEM_FIELDS)
 _PROJECTION_NAMES = {f"#{f}": f for f in ITEM_FIELDS}
+
+
+class ConcurrentWriteError(PreconditionFailedError):
+    """The item changed between the read and the write of an update (nothing was written).
+
+    A 412 when the client named a version; otherwise the service tries again."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"If-Match: item {item_id} changed while it was being updated")
+
+
+# The fields whose change moves an item between filter listings (see ``filters``).
+LISTED_FIELDS = frozenset({"name", "tags", "status"})
+
+
+def listing_scope(status: str | None, listing_filter: Filter | None) -> str:
+    """What a listing's cursors are bound to: its status and filter (a digest of the filter,
+    whose value may be long, keeps the cursor short)."""
+    scope = f"items:status={status}" if status else "items"
+    if listing_filter is None:
+        return scope
+    digest = hashlib.sha256(listing_filter.scope().encode()).hexdigest()[:32]
+    return f"{scope}:filter={digest}"
 
 
 def is_item_id(value: str) -> bool:
@@ -171,16 +205,40 @@ class ItemRepository:
         internal = {_SK: ITEM_RECORD} | index_attributes(
             record["id"], record["status"], record["created_at"]
         )
+        # The item and its filter entries in one transaction: no crash leaves an item that a
+        # filter cannot find. The id is random, so the condition only guards against the
+        # impossible collision; it makes "create never overwrites" true by construction.
+        item_put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": {k: self._to_dynamo(v) for k, v in (record | internal).items()},
+                "ConditionExpression": "attribute_not_exists(#id)",
+                "ExpressionAttributeNames": {"#id": _ID},
+            }
+        }
+        entries = [self._entry_put(record, listing) for listing in sorted(listings_of(record))]
         with translated_aws_errors(STORAGE):
-            # The id is random, so the condition only guards against the impossible collision;
-            # it costs nothing and makes "create never overwrites" true by construction.
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: self._to_dynamo(v) for k, v in (record | internal).items()},
-                ConditionExpression="attribute_not_exists(#id)",
-                ExpressionAttributeNames={"#id": _ID},
-            )
+            self._client.transact_write_items(TransactItems=[item_put, *entries])
         return self._public(record)
+
+    def _entry_put(self, item: dict[str, Any], listing: str) -> dict[str, Any]:
+        """The ``Put`` of one filter entry of ``item`` (its status and creation as they are)."""
+        attributes = entry_attributes(item["id"], listing, item["status"], item["created_at"])
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {_ID: {"S": item["id"]}, _SK: {"S": entry_sort_key(listing)}}
+                | {name: {"S": value} for name, value in attributes.items()},
+            }
+        }
+
+    def _entry_delete(self, item_id: str, listing: str) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": {_ID: {"S": item_id}, _SK: {"S": entry_sort_key(listing)}},
+            }
+        }
 
     def get(self, item_id: str) -> dict[str, Any]:
         """The stored item (strongly consistent, so an ETag just returned is current)."""
@@ -202,23 +260,51 @@ class ItemRepository:
         return self._from_dynamo(response["Item"])
 
     def update(
-        self, item_id: str, changes: dict[str, Any], expected_version: int | None, actor: str
+        self,
+        item_id: str,
+        changes: dict[str, Any],
+        expected_version: int | None,
+        actor: str,
+        *,
+        current: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Set the given client fields (all of them for PUT) in one conditional write by
-        ``actor``."""
+        """Set the given client fields (all of them for PUT), written by ``actor``.
+
+        A change of the name, the tags or the status changes the filter listings the item is
+        in: the item is read (unless ``current`` is the item just read), then written in one
+        transaction with its entries, conditional on the version read. Any other change is one
+        conditional ``UpdateItem``.
+        """
         if not is_item_id(item_id):
             raise NotFoundError(f"item {item_id} does not exist")
-        condition, values = self._write_condition(expected_version)
+        if not LISTED_FIELDS & set(changes):
+            return self._update_in_place(item_id, changes, expected_version, actor)
+        stored = current if current is not None else self.get(item_id)
+        if expected_version is not None and stored["version"] != expected_version:
+            raise PreconditionFailedError(
+                f"If-Match: item {item_id} is at version {stored['version']}, "
+                f"not {expected_version}"
+            )
+        return self._update_with_entries(stored, changes, actor)
+
+    def _assignments(
+        self, item_id: str, changes: dict[str, Any], actor: str
+    ) -> tuple[str, dict[str, str], dict[str, Any], str]:
+        """The ``UpdateExpression`` of a write by ``actor`` (and its names and values, and its
+        time)."""
+        now = self._clock()
         names = {
             "#id": _ID,
             "#version": "version",
             "#updated_at": "updated_at",
             "#updated_by": "updated_by",
         }
+        values: dict[str, Any] = {
+            ":now": self._to_dynamo(now),
+            ":actor": {"S": actor},
+            ":one": {"N": "1"},
+        }
         assignments = ["#updated_at = :now", "#updated_by = :actor"]
-        values[":now"] = self._to_dynamo(self._clock())
-        values[":actor"] = {"S": actor}
-        values[":one"] = {"N": "1"}
         for index, (field, value) in enumerate(sorted(changes.items())):
             names[f"#f{index}"] = field
             values[f":f{index}"] = self._to_dynamo(value)
@@ -229,17 +315,74 @@ class ItemRepository:
             names["#status_shard"] = STATUS_INDEX.partition_key.name
             values[":status_shard"] = {"S": status_shard(item_id, changes["status"])}
             assignments.append("#status_shard = :status_shard")
+        expression = "SET " + ", ".join(assignments) + " ADD #version :one"
+        return expression, names, values, now
+
+    def _update_in_place(
+        self, item_id: str, changes: dict[str, Any], expected_version: int | None, actor: str
+    ) -> dict[str, Any]:
+        condition, condition_values = self._write_condition(expected_version)
+        expression, names, values, _ = self._assignments(item_id, changes, actor)
         response = self._conditional_write(
             self._client.update_item,
             item_id,
             expected_version,
-            UpdateExpression="SET " + ", ".join(assignments) + " ADD #version :one",
+            UpdateExpression=expression,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            ExpressionAttributeValues=values | condition_values,
             ReturnValues="ALL_NEW",
         )
         return self._public(self._from_dynamo(response["Attributes"]))
+
+    def _update_with_entries(
+        self, stored: dict[str, Any], changes: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """Write ``changes`` by ``actor`` to the item at ``stored``'s version with its entries,
+        at once."""
+        from botocore.exceptions import ClientError
+
+        item_id = stored["id"]
+        expression, names, values, now = self._assignments(item_id, changes, actor)
+        updated = {
+            **stored,
+            **changes,
+            "updated_at": now,
+            "updated_by": actor,
+            "version": stored["version"] + 1,
+        }
+        before, after = listings_of(stored), listings_of(updated)
+        # A status change moves every entry to the shards of the new status.
+        rewritten = after if updated["status"] != stored["status"] else after - before
+        actions = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": item_key(item_id),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "attribute_exists(#id) AND #version = :read",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values | {":read": {"N": str(stored["version"])}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            *(self._entry_delete(item_id, listing) for listing in sorted(before - after)),
+            *(self._entry_put(updated, listing) for listing in sorted(rewritten)),
+        ]
+        try:
+            with translated_aws_errors(STORAGE):
+                self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reason = (exc.response.get("CancellationReasons") or [{}])[0]
+            if reason.get("Code") != "ConditionalCheckFailed":
+                raise
+            if not reason.get("Item"):
+                raise NotFoundError(f"item {item_id} does not exist") from exc
+            # Another write came between the read and this one: nothing was written.
+            raise ConcurrentWriteError(item_id) from exc
+        return self._public(updated)
 
     def delete(self, item_id: str, expected_version: int | None) -> None:
         """Delete the item record (its attachments follow through the table's stream)."""
@@ -259,48 +402,77 @@ class ItemRepository:
     # -- listing -----------------------------------------------------------------------------
 
     def page(
-        self, limit: int, cursor: str | None, status: str | None
+        self,
+        limit: int,
+        cursor: str | None,
+        status: str | None,
+        listing_filter: Filter | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of items, newest ``created_at`` first, and the cursor of the next page
         (``None`` on the last one).
 
-        The shards of the listing index (all items, or one status) are queried in parallel and
-        merged (``listing.merge_page``); the page's items are then read with one eventually
-        consistent ``BatchGetItem``, as an index is eventually consistent anyway. An item the
-        index still lists but that has since been deleted, or has changed its status, is
-        left out.
+        The shards of one listing (all items, one status, or a filter's entries, with or
+        without a status) are queried in parallel and merged (``listing.merge_page``); the
+        page's items are then read with one eventually consistent ``BatchGetItem``, as an
+        index is eventually consistent anyway. An item the index still lists but that no longer
+        belongs there (deleted, another status, another name or tags) is left out.
         """
-        scope = f"items:status={status}" if status else "items"
-        index = STATUS_INDEX if status else ALL_ITEMS_INDEX
-        positions: list[Position] = [NOT_STARTED] * LISTING_SHARDS
+        streams = self._streams(status, listing_filter)
+        scope = listing_scope(status, listing_filter)
+        positions: list[Position] = [NOT_STARTED] * len(streams)
         if cursor:
             key = self._cursors.decode(
-                cursor, scope, lambda k: set(k) == {"p"} and unpack_positions(k["p"]) is not None
+                cursor,
+                scope,
+                lambda k: set(k) == {"p"} and unpack_positions(k["p"], len(streams)) is not None,
             )
-            positions = unpack_positions(key["p"]) or positions
+            positions = unpack_positions(key["p"], len(streams)) or positions
 
-        def query_shard(shard: int, position: Position, count: int) -> tuple[list[str], bool]:
-            partition = f"{status}#{shard}" if status else f"all#{shard}"
+        def query_stream(stream: int, position: Position, count: int) -> tuple[list[str], bool]:
+            index, partition, base_sort_key = streams[stream]
             with translated_aws_errors(STORAGE):
                 response = self._client.query(
                     TableName=self._table,
-                    **query_parameters(index, partition, position, ITEM_RECORD, count),
+                    **query_parameters(index, partition, position, base_sort_key, count),
                 )
             keys = [entry["created_key"]["S"] for entry in response.get("Items", [])]
             return keys, "LastEvaluatedKey" in response
 
         page = merge_page(
-            query_shard, positions, limit, run_in_parallel=telemetry.with_trace_context
+            query_stream, positions, limit, run_in_parallel=telemetry.with_trace_context
         )
-        items = self._read_many([item_id_of(key) for key in page.keys])
-        if status:
-            items = [item for item in items if item["status"] == status]
+        items = [
+            item
+            for item in self._read_many([item_id_of(key) for key in page.keys])
+            if (status is None or item["status"] == status)
+            and (listing_filter is None or listing_filter.matches(item))
+        ]
         next_cursor = (
             self._cursors.encode(scope, {"p": pack_positions(page.positions)})
             if page.has_more
             else None
         )
         return items, next_cursor
+
+    @staticmethod
+    def _streams(
+        status: str | None, listing_filter: Filter | None
+    ) -> list[tuple[GlobalIndex, str, str]]:
+        """The (index, partition, base sort key) of every stream a listing merges."""
+        if listing_filter is None:
+            index = STATUS_INDEX if status else ALL_ITEMS_INDEX
+            return [
+                (index, f"{status}#{shard}" if status else f"all#{shard}", ITEM_RECORD)
+                for shard in range(LISTING_SHARDS)
+            ]
+        # A filter's entries keep the status in their key: without a status the listing
+        # merges both statuses' shards.
+        entry = entry_sort_key(listing_filter.listing)
+        return [
+            (FILTER_INDEX, filter_partition(listing_filter.listing, each, shard), entry)
+            for each in ([status] if status else STATUSES)
+            for shard in range(LISTING_SHARDS)
+        ]
 
     def _read_many(self, item_ids: list[str]) -> list[dict[str, Any]]:
         """The items of ``item_ids`` (at most 100) in that order, leaving out missing ones."""

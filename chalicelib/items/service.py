@@ -7,13 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import ConflictError, PreconditionFailedError
-from chalicelib.items.models import (
-    apply_attributes_patch,
-    patch_needs_stored_attributes,
-    validate_patch,
-    validate_write,
-)
-from chalicelib.items.repository import ItemRepository
+from chalicelib.items.filters import Filter
+from chalicelib.items.repository import ConcurrentWriteError, ItemRepository
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times, and only while
@@ -35,20 +30,51 @@ class ItemService:
 
     def create(self, body: dict[str, Any], *, actor: str) -> dict[str, Any]:
         """Create an item; ``actor`` (a username or client id) is recorded as its creator."""
+        # The models (pydantic) are imported by the first write: reads never validate a body,
+        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.models import validate_write
+
         return self.repository.create(validate_write(body), actor)
 
     def get(self, item_id: str) -> dict[str, Any]:
         return self.repository.get(item_id)
 
     def list(
-        self, limit: int, cursor: str | None, status: str | None
+        self,
+        limit: int,
+        cursor: str | None,
+        status: str | None,
+        listing_filter: Filter | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        return self.repository.page(limit, cursor, status)
+        return self.repository.page(limit, cursor, status, listing_filter)
 
     def replace(
         self, item_id: str, body: dict[str, Any], expected_version: int | None, *, actor: str
     ) -> dict[str, Any]:
-        return self.repository.update(item_id, validate_write(body), expected_version, actor)
+        from chalicelib.items.models import validate_write
+
+        changes = validate_write(body)
+        return self._retried(
+            item_id,
+            expected_version,
+            lambda: self.repository.update(item_id, changes, expected_version, actor),
+        )
+
+    def _retried(
+        self, item_id: str, expected_version: int | None, write: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``write()``, tried again while another writer wins the race between its read and
+        its write (only without ``If-Match``: with it, that race is the client's 412)."""
+        started = self._clock()
+        for attempt in range(PATCH_ATTEMPTS):
+            if attempt and self._clock() - started > PATCH_RETRY_WINDOW_SECONDS:
+                break
+            try:
+                return write()
+            except ConcurrentWriteError:
+                if expected_version is not None:
+                    raise
+        raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def patch(
         self, item_id: str, patch: dict[str, Any], expected_version: int | None, *, actor: str
@@ -61,9 +87,19 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
+        from chalicelib.items.models import (
+            apply_attributes_patch,
+            patch_needs_stored_attributes,
+            validate_patch,
+        )
+
         changes = validate_patch(patch)
         if not patch_needs_stored_attributes(changes):
-            return self.repository.update(item_id, changes, expected_version, actor)
+            return self._retried(
+                item_id,
+                expected_version,
+                lambda: self.repository.update(item_id, changes, expected_version, actor),
+            )
         started = self._clock()
         for attempt in range(PATCH_ATTEMPTS):
             if attempt and self._clock() - started > PATCH_RETRY_WINDOW_SECONDS:
@@ -79,7 +115,9 @@ class ItemService:
                 "attributes": apply_attributes_patch(stored["attributes"], changes["attributes"]),
             }
             try:
-                return self.repository.update(item_id, merged, stored["version"], actor)
+                return self.repository.update(
+                    item_id, merged, stored["version"], actor, current=stored
+                )
             except PreconditionFailedError:
                 if expected_version is not None:
                     raise

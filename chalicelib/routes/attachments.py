@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.routes.common import JSON_TYPES, json_body, query, route, services
-from chalicelib.routes.web import json_response, parse_cursor, parse_limit
+from chalicelib.routes.web import json_response, location, parse_cursor, parse_limit
 
 attachment_routes = Blueprint(__name__)
 ATTACHMENTS = "/items/{item_id}/attachments"
@@ -16,9 +16,10 @@ ATTACHMENT = "/items/{item_id}/attachments/{attachment_id}"
     attachment_routes, "/items/{item_id}/attachments", methods=["POST"], content_types=JSON_TYPES
 )
 def create_attachment(item_id: str) -> Response:
-    created = services().attachments.create(item_id, json_body(attachment_routes.current_request))
-    location = f"/items/{item_id}/attachments/{created['attachment']['id']}"
-    return json_response(created, 201, {"Location": location})
+    request = attachment_routes.current_request
+    created = services().attachments.create(item_id, json_body(request))
+    path = f"/items/{item_id}/attachments/{created['attachment']['id']}"
+    return json_response(created, 201, {"Location": location(request.context, path)})
 
 
 @route(attachment_routes, ATTACHMENTS, methods=["GET"])

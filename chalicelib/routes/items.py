@@ -23,7 +23,9 @@ from chalicelib.routes.web import (
     header,
     item_response,
     json_response,
+    location,
     parse_cursor,
+    parse_filter,
     parse_limit,
     parse_status,
 )
@@ -66,10 +68,14 @@ def create_item() -> Response:
             discard=discard,
             lambda_context=item_routes.lambda_context,
         )
+    # The stored answer (replayed to a repeat of the request) names the item by its path
+    # below the API; each answer resolves it for the endpoint that request came through.
+    headers = {**created["headers"]}
+    headers["Location"] = location(request.context, headers["Location"])
     return Response(
         body=created["body"],
         status_code=created["status_code"],
-        headers={"Content-Type": JSON, **created["headers"]},
+        headers={"Content-Type": JSON, **headers},
     )
 
 
@@ -80,6 +86,7 @@ def list_items() -> Response:
         parse_limit(params.get("limit")),
         parse_cursor(params.get("cursor")),
         parse_status(params.get("status")),
+        parse_filter(params.get("tag"), params.get("name_prefix")),
     )
     return json_response({"items": items, "next_cursor": next_cursor})
 

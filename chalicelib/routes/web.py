@@ -6,11 +6,14 @@ This is the only module of ``chalicelib`` that knows HTTP; the domain below it d
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
 from chalicelib.errors import ItemsApiError, ValidationError
+
+if TYPE_CHECKING:
+    from chalicelib.items.filters import Filter
 from chalicelib.jsonio import dumps
 
 JSON = "application/json"
@@ -39,6 +42,28 @@ def item_response(
 ) -> Response:
     """A single item, with its version as a strong ETag."""
     return json_response(item, status_code, {"ETag": etag(item["version"]), **(headers or {})})
+
+
+def base_path(request_context: dict[str, Any] | None) -> str:
+    """The path the API is served below, as the client called it: ``/api`` on API Gateway's
+    default endpoint (its stage), ``""`` at a custom domain's root, ``/v1`` below a base path
+    mapping, ``""`` under ``chalice local``.
+
+    ``requestContext.path`` is the path the client requested, ``resourcePath`` the route it
+    matched; the segments the first has in front of the route's are the base path. Segments
+    are counted, not compared, so an encoded path parameter cannot shift them.
+    """
+    context = request_context or {}
+    requested = [s for s in str(context.get("path") or "").split("/") if s]
+    route = [s for s in str(context.get("resourcePath") or "").split("/") if s]
+    prefix = requested[: max(len(requested) - len(route), 0)]
+    return "".join(f"/{segment}" for segment in prefix)
+
+
+def location(request_context: dict[str, Any] | None, path: str) -> str:
+    """A ``Location`` for ``path`` (``/items/...``) that resolves on the endpoint the client
+    called, whatever base path it has (RFC 9110 resolves it against the request's URL)."""
+    return base_path(request_context) + path
 
 
 def error_response(error: ItemsApiError) -> Response:
@@ -81,6 +106,30 @@ def parse_status(value: str | None) -> str | None:
     if value not in STATUSES:
         raise ValidationError("status: must be one of " + ", ".join(STATUSES))
     return value
+
+
+# What people read may not carry: C0 and C1 controls, bidirectional overrides and isolates.
+_UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def parse_filter(tag: str | None, name_prefix: str | None) -> Filter | None:
+    """The ``tag`` or ``name_prefix`` filter of a listing (one at a time), or ``None``."""
+    from chalicelib.items.filters import Filter, fold
+
+    if tag is not None and name_prefix is not None:
+        raise ValidationError("tag: cannot be combined with name_prefix; use one of them")
+    if tag is not None:
+        if not 1 <= len(tag) <= 50 or _UNREADABLE.search(tag):
+            raise ValidationError("tag: must be 1 to 50 characters without control characters")
+        return Filter("tag", tag)
+    if name_prefix is not None:
+        folded = fold(name_prefix)
+        if not 1 <= len(name_prefix) <= 200 or not folded or _UNREADABLE.search(name_prefix):
+            raise ValidationError(
+                "name_prefix: must be 1 to 200 characters without control characters"
+            )
+        return Filter("name", folded)
+    return None
 
 
 def parse_cursor(value: str | None) -> str | None:

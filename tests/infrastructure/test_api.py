@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infrastructure.conftest import Synthesized
+from infrastructure.data import MIN_CAPACITY
+from tests.infrastructure.conftest import Forms, Synthesized
 
 PUBLIC_PATHS = {"/health", "/openapi.json"}
 SAM_STAGE = "RestAPIapiStage"
@@ -67,8 +68,7 @@ def test_stage_tracing_access_logs_and_method_settings(stage: Synthesized) -> No
     assert group["Properties"]["RetentionInDays"] == stage.context["logRetentionDays"]
     fields = json.loads(access["Format"])
     assert {"requestId", "status", "ip", "httpMethod", "resourcePath"} <= set(fields)
-    (settings,) = api["MethodSettings"]
-    assert settings["ResourcePath"] == "/*"
+    (settings,) = [s for s in api["MethodSettings"] if s["ResourcePath"] == "/*"]
     assert settings["HttpMethod"] == "*"
     assert settings["MetricsEnabled"] is True
     assert settings["LoggingLevel"] in {"ERROR", "INFO"}
@@ -77,13 +77,142 @@ def test_stage_tracing_access_logs_and_method_settings(stage: Synthesized) -> No
     assert settings["ThrottlingBurstLimit"] == stage.context["throttleBurstLimit"]
 
 
-def test_execution_logging_has_its_account_role(dev: Synthesized) -> None:
-    account = dev.only("AWS::ApiGateway::Account")
-    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
-    assert "apigateway.amazonaws.com" in json.dumps(dev.json["Resources"][role_id])
-    assert dev.only("AWS::Serverless::Api")["DependsOn"] == [
-        next(iter(dev.resources("AWS::ApiGateway::Account")))
+def test_no_app_stack_holds_the_account_wide_api_gateway_setting(every_form: Synthesized) -> None:
+    """``AWS::ApiGateway::Account`` lives in the account stack only.
+
+    It is one setting per account and region: "you should only have one AWS::ApiGateway::Account
+    resource per region per account", and deleting a stack that holds it leaves the setting
+    pointing at whatever role that stack deleted (CloudFormation template reference,
+    AWS::ApiGateway::Account). Two stages each holding one overwrite each other.
+    """
+    assert every_form.resources("AWS::ApiGateway::Account") == {}
+    assert every_form.json["Resources"]["RestAPI"].get("DependsOn") in (None, [])
+
+
+def test_exactly_one_stage_exists_and_it_is_the_guarded_one(expanded: Synthesized) -> None:
+    """After the SAM transform the API has one stage, ``api``, with throttling and logs.
+
+    Without OpenApiVersion, SAM also deploys the API to a stage named ``Stage`` (through the
+    Deployment's StageName): reachable at /Stage/ with no WAF, throttling, logs or alarms (AWS
+    SAM, AWS::Serverless::Api, OpenApiVersion: "setting this property to any valid value will
+    also remove the stage Stage that SAM creates").
+    """
+    stages = expanded.resources("AWS::ApiGateway::Stage")
+    deployment_stages = [
+        d["Properties"]["StageName"]
+        for d in expanded.resources("AWS::ApiGateway::Deployment").values()
+        if "StageName" in d["Properties"]
     ]
+    assert deployment_stages == []
+    (stage,) = stages.values()
+    assert stage["Properties"]["StageName"] == "api"
+    assert stage["Properties"]["MethodSettings"]
+    assert "AccessLogSetting" in stage["Properties"]
+
+
+def test_the_stack_makes_the_execution_log_group_before_the_stage_can_log(forms: Forms) -> None:
+    """``API-Gateway-Execution-Logs_<api id>/api`` is the stack's, with retention and encryption.
+
+    API Gateway writes execution logs to a group of exactly that name and creates it itself,
+    unencrypted and never expiring, if it does not exist (API Gateway Developer Guide, "Set up
+    CloudWatch logging for REST APIs in API Gateway"). The stage names the group in a stage
+    variable, so CloudFormation creates the group first.
+    """
+    stage, expanded = forms.raw, forms.expanded
+    groups = [
+        (logical_id, group)
+        for logical_id, group in stage.resources("AWS::Logs::LogGroup").items()
+        if "API-Gateway-Execution-Logs_" in json.dumps(group["Properties"].get("LogGroupName"))
+    ]
+    assert len(groups) == 1
+    ((group_id, group),) = groups
+    name = group["Properties"]["LogGroupName"]
+    assert name == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": "RestAPI"}, "/api"]]}
+    assert group["Properties"]["RetentionInDays"] == stage.context["logRetentionDays"]
+    assert "KmsKeyId" in group["Properties"]
+    (api_stage,) = expanded.resources("AWS::ApiGateway::Stage").values()
+    assert api_stage["Properties"]["Variables"] == {"executionLogGroup": {"Ref": group_id}}
+    assert {"LoggingLevel": "ERROR"}.items() <= api_stage["Properties"]["MethodSettings"][0].items()
+
+
+def test_unauthenticated_health_is_throttled_within_the_tables_minimum_capacity(
+    forms: Forms,
+) -> None:
+    """/health needs no key, so no usage plan bounds it: a method throttle does.
+
+    Each call reads the table once (an eventually consistent GetItem: at most one read unit) and
+    HEADs the bucket. Its stage method setting caps the rate at the tables' minimum capacity,
+    so unauthenticated traffic cannot spend what keyed clients need (API Gateway Developer
+    Guide, "Throttle requests to your REST APIs"; method settings encode "/" as "~1").
+    """
+    stage, expanded = forms.raw, forms.expanded
+    for api_stage in (
+        _api(stage),
+        next(iter(expanded.resources("AWS::ApiGateway::Stage").values()))["Properties"],
+    ):
+        (health,) = [s for s in api_stage["MethodSettings"] if s["ResourcePath"] == "/~1health"]
+        assert health["HttpMethod"] == "GET"
+        assert 0 < health["ThrottlingRateLimit"] <= MIN_CAPACITY
+        assert health["ThrottlingBurstLimit"] >= health["ThrottlingRateLimit"]
+        assert health["ThrottlingRateLimit"] < stage.context["throttleRateLimit"]
+    assert set(PUBLIC_PATHS) - {"/health"} == {"/openapi.json"}  # served from memory
+
+
+def _gateway_responses(body: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = body["x-amazon-apigateway-gateway-responses"]
+    return responses
+
+
+def _preflight_headers(stage: Synthesized) -> dict[str, Any]:
+    params: dict[str, Any] = next(
+        operation["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        for _, method, operation in _operations(stage)
+        if method == "options"
+    )
+    return params
+
+
+def test_api_gateways_own_refusals_carry_cors_and_throttles_carry_retry_after(
+    forms: Forms,
+) -> None:
+    """DEFAULT_4XX/5XX carry the allowed origin and headers; THROTTLED and QUOTA_EXCEEDED too,
+    with Retry-After.
+
+    A refusal by API Gateway itself (missing key 403, WAF 403, throttle 429, 5xx) is a gateway
+    response, which carries only the headers configured for its type; without
+    Access-Control-Allow-Origin the browser hides the status behind a network error. A type
+    that is customised no longer falls back to DEFAULT_4XX (API Gateway Developer Guide,
+    "Gateway responses for REST APIs", "Gateway response types"). Header values are quoted
+    static strings.
+    """
+    stage, expanded = forms.raw, forms.expanded
+    preflight = _preflight_headers(stage)
+    (rest_api,) = expanded.resources("AWS::ApiGateway::RestApi").values()
+    for body in (_api(stage)["DefinitionBody"], rest_api["Properties"]["Body"]):
+        responses = _gateway_responses(body)
+        assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses)
+        for kind, response in responses.items():
+            params = response["responseParameters"]
+            assert (
+                params["gatewayresponse.header.Access-Control-Allow-Origin"]
+                == preflight["method.response.header.Access-Control-Allow-Origin"]
+            ), kind
+            assert (
+                params["gatewayresponse.header.Access-Control-Allow-Headers"]
+                == preflight["method.response.header.Access-Control-Allow-Headers"]
+            ), kind
+            assert "Retry-After" in params["gatewayresponse.header.Access-Control-Expose-Headers"]
+            # API Gateway's own body shape, which the OpenAPI document declares.
+            assert response["responseTemplates"] == {
+                "application/json": '{"message":$context.error.messageString}'
+            }
+        for kind in ("THROTTLED", "QUOTA_EXCEEDED"):
+            retry_after = responses[kind]["responseParameters"][
+                "gatewayresponse.header.Retry-After"
+            ]
+            assert retry_after.startswith("'")
+            assert retry_after.endswith("'")
+            assert int(retry_after.strip("'")) > 0
 
 
 def test_usage_plan_with_throttle_and_quota_bound_to_the_stage_and_key(stage: Synthesized) -> None:

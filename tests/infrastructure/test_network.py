@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk.assertions import Match
 
 from tests.infrastructure.conftest import Synthesized
@@ -69,3 +71,52 @@ def test_vpc_flow_logs_capture_all_traffic_to_an_encrypted_log_group(dev: Synthe
     assert group["RetentionInDays"] == dev.context["logRetentionDays"]
     assert "KmsKeyId" in group
     dev.template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value()})
+
+
+def _refs(value: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and not str(inner).startswith("AWS::"):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0])
+            else:
+                found |= _refs(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _refs(inner)
+    return found
+
+
+def test_gateway_endpoints_admit_only_this_stacks_tables_and_bucket(stage: Synthesized) -> None:
+    """Each gateway endpoint has a policy naming only this stack's tables, index and bucket.
+
+    Without a policy a gateway endpoint allows full access to any table or bucket of the
+    service, in any account (VPC User Guide, "Control access to VPC endpoints using endpoint
+    policies"; gateway endpoints for Amazon S3 and DynamoDB).
+    """
+    kinds = {"dynamodb": "AWS::DynamoDB::Table", "s3": "AWS::S3::Bucket"}
+    endpoints = stage.resources("AWS::EC2::VPCEndpoint").values()
+    assert len(endpoints) == 2
+    for endpoint in endpoints:
+        props = endpoint["Properties"]
+        service = str(props["ServiceName"]).rsplit(".", 1)[-1].strip("'\"]}")
+        statements = props["PolicyDocument"]["Statement"]
+        assert statements
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            assert statement["Principal"] == {"AWS": "*"}
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert all(a.startswith(f"{service}:") and "*" not in a for a in actions)
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            for resource in resources:
+                named = _refs(resource)
+                assert named, f"{service} endpoint admits {resource}"
+                for logical_id in named:
+                    assert stage.json["Resources"][logical_id]["Type"] == kinds[service]

@@ -1,4 +1,4 @@
-"""The web console: published under web/ and served by CloudFront with OAC, HTTPS and a CSP."""
+"""The web console: its own bucket, served by CloudFront with OAC, HTTPS and a CSP."""
 
 from __future__ import annotations
 
@@ -17,14 +17,24 @@ def _distribution(stage: Synthesized) -> dict[str, Any]:
     return config
 
 
-def test_distribution_is_https_only_with_origin_access_control_on_web_prefix(
-    stage: Synthesized,
-) -> None:
+def _console_bucket(stage: Synthesized) -> str:
+    (origin,) = _distribution(stage)["Origins"]
+    bucket_id: str = origin["DomainName"]["Fn::GetAtt"][0]
+    assert stage.json["Resources"][bucket_id]["Type"] == "AWS::S3::Bucket"
+    return bucket_id
+
+
+def _assets_bucket(stage: Synthesized) -> str:
+    variables = stage.function()["Properties"]["Environment"]["Variables"]
+    bucket_id: str = variables["ASSETS_BUCKET_NAME"]["Ref"]
+    return bucket_id
+
+
+def test_distribution_is_https_only_with_origin_access_control(stage: Synthesized) -> None:
     config = _distribution(stage)
     (origin,) = config["Origins"]
     oac_id = next(iter(stage.resources("AWS::CloudFront::OriginAccessControl")))
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
-    assert origin["OriginPath"] == "/web"
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
     oac = stage.only("AWS::CloudFront::OriginAccessControl")["Properties"]
     assert oac["OriginAccessControlConfig"]["OriginAccessControlOriginType"] == "s3"
@@ -38,7 +48,45 @@ def test_distribution_is_https_only_with_origin_access_control_on_web_prefix(
     stage.template.resource_count_is("AWS::CloudFront::CloudFrontOriginAccessIdentity", 0)
 
 
-def test_bucket_stays_private_and_cloudfront_reads_only_web_objects(stage: Synthesized) -> None:
+def test_the_console_has_a_bucket_of_its_own(stage: Synthesized) -> None:
+    """The distribution reads, and the deployment writes, a bucket that holds no attachments."""
+    console = _console_bucket(stage)
+    assert console != _assets_bucket(stage)
+    deployment = stage.only("Custom::CDKBucketDeployment")["Properties"]
+    assert deployment["DestinationBucketName"] == {"Ref": console}
+    assert "DestinationBucketKeyPrefix" not in deployment
+
+
+def test_the_console_deployment_has_no_rights_on_the_attachments_bucket(
+    stage: Synthesized,
+) -> None:
+    """BucketDeployment's copier may read and permanently delete (DeleteObject*, versions
+    included) in its destination; that must not be where attachments live.
+
+    CDK's BucketDeployment grants its handler s3:GetObject*, s3:List*, s3:DeleteObject* and
+    s3:PutObject* on the destination bucket (aws-cdk-lib aws_s3_deployment; IAM User Guide,
+    least privilege).
+    """
+    assets = _assets_bucket(stage)
+    deployment_roles = {
+        role_id
+        for role_id in stage.resources("AWS::IAM::Role")
+        if role_id.startswith("CustomCDKBucketDeployment")
+    }
+    assert len(deployment_roles) == 1
+    policies = [
+        p["Properties"]["PolicyDocument"]
+        for p in stage.resources("AWS::IAM::Policy").values()
+        if any(r.get("Ref") in deployment_roles for r in p["Properties"]["Roles"])
+    ]
+    assert policies
+    granted = json.dumps(policies)
+    assert f'"{_console_bucket(stage)}"' in granted
+    assert f'"{assets}"' not in granted
+
+
+def test_only_this_distribution_may_read_the_console_bucket(stage: Synthesized) -> None:
+    console = _console_bucket(stage)
     statements = [
         statement
         for policy in stage.resources("AWS::S3::BucketPolicy").values()
@@ -48,7 +96,7 @@ def test_bucket_stays_private_and_cloudfront_reads_only_web_objects(stage: Synth
     assert len(statements) == 1
     (statement,) = statements
     assert statement["Action"] == "s3:GetObject"
-    assert statement["Resource"]["Fn::Join"][1][-1] == "/web/*"
+    assert statement["Resource"]["Fn::Join"][1][0] == {"Fn::GetAtt": [console, "Arn"]}
     distribution_id = next(iter(stage.resources("AWS::CloudFront::Distribution")))
     assert distribution_id in json.dumps(statement["Condition"]["StringEquals"]["AWS:SourceArn"])
     for policy in stage.resources("AWS::S3::BucketPolicy").values():
@@ -92,12 +140,9 @@ def test_csp_lets_the_console_reach_the_api_and_the_bucket(
     assert "RegionalDomainName" in _csp(dev)
 
 
-def test_console_is_published_under_web_with_a_generated_config(
-    dev: Synthesized, prod: Synthesized
-) -> None:
+def test_console_is_published_with_a_generated_config(dev: Synthesized, prod: Synthesized) -> None:
     for stage in (dev, prod):
         deployment = stage.only("Custom::CDKBucketDeployment")["Properties"]
-        assert deployment["DestinationBucketKeyPrefix"] == "web/"
         assert deployment["DistributionPaths"] == ["/*"]
         assert "DistributionId" in deployment
         # The page itself and config.json.

@@ -1,8 +1,9 @@
 """The live-server harness of the integration tests: one moto server and one
-``chalice local --no-autoreload`` per test session, both real processes on free ports.
-``chalice local`` replaces its environment with the stage's, so it runs on a temporary project
-directory (symlinks to the sources) whose `.chalice/config.json` points the ``local`` stage at
-this session's emulator. The emulator also holds the local user pool, and the sign-in stand-in
+``chalice local --no-autoreload`` per test session, both real processes on free ports, started
+as `make run` starts them (``localdev``: they die with the test session, whatever ends it, and
+the server takes a burst of 64 clients). ``chalice local`` sets the stage's environment over its
+own, so it runs on a staged project (``localdev.project``) whose local stage points at this
+session's emulator. The emulator also holds the local user pool, and the sign-in stand-in
 (``localdev.identity``) serves what moto lacks, as under ``make run``; requests carry an editor's
 access token from that pool unless told otherwise. The ``live`` fixture is in
 ``tests/integration/conftest.py``.
@@ -12,22 +13,26 @@ from __future__ import annotations
 
 import atexit
 import functools
+import http.client
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import requests
 
+from localdev import chalice_local, guard
 from localdev.emulator import (
-    CHALICE_CONFIG,
     FAKE_CREDENTIALS,
     PROJECT_DIR,
     bootstrap,
@@ -46,12 +51,12 @@ from localdev.identity import (
     local_user_token,
     trusted_issuers,
 )
+from localdev.project import stage_project
 
 API_KEY = "integration-test-key"
 # Where the browser tests' console returns after signing in (start_console binds this port).
 CONSOLE_PORT = free_port()
 CONSOLE_CALLBACK = f"http://127.0.0.1:{CONSOLE_PORT}/"
-SOURCES = ("app.py", "chalicelib", "requirements.txt")
 EDITOR = object()  # the default caller of LiveApi.request: the local editor user
 
 
@@ -201,6 +206,8 @@ def live_api() -> LiveApi:
     moto_port = int(environment["AWS_ENDPOINT_URL_S3"].rsplit(":", 1)[1])
     live.processes.append(start_moto_server(moto_port, workdir / "moto.log"))
     bootstrap(environment)
+    # The stack's event sources (the stream, S3's upload events, TTL), fed as Lambda would.
+    live.processes.append(start_event_feeder(environment, workdir / "events.log"))
     identity_url = f"http://127.0.0.1:{free_port()}"
     live.identity = bootstrap_identity(
         environment["AWS_DEFAULT_REGION"],
@@ -215,35 +222,16 @@ def live_api() -> LiveApi:
         "AUTH_TRUSTED_ISSUERS": trusted_issuers(live.identity, identity_url),
     }
     live.environment = environment
-    # The stack's event sources (the stream, S3's upload events, TTL), fed as Lambda would.
-    live.processes.append(start_event_feeder(environment, workdir / "events.log"))
 
-    project = workdir / "project"
-    (project / ".chalice").mkdir(parents=True)
-    for name in SOURCES:
-        (project / name).symlink_to(PROJECT_DIR / name)
-    config = json.loads(CHALICE_CONFIG.read_text())
-    config["stages"]["local"]["environment_variables"] = environment
-    (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
-
+    project = stage_project(workdir / "project", environment)
     api_port = free_port()
     with (workdir / "chalice.log").open("ab") as log:
         api = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "chalice"),
-                "--project-dir",
-                str(project),
-                "local",
-                "--no-autoreload",
-                "--stage",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-            ],
-            cwd=workdir,
-            env=process_environment({"LOCAL_API_KEY": API_KEY}),
+            chalice_local.command(project, api_port, autoreload=False),
+            cwd=project,
+            env=guard.child_environment(
+                process_environment({"LOCAL_API_KEY": API_KEY, "PYTHONPATH": str(PROJECT_DIR)})
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -274,3 +262,33 @@ def upload(created: dict[str, Any], data: bytes, content_type: str) -> requests.
         files=[*((k, (None, v)) for k, v in fields), ("file", ("x", data, content_type))],
         timeout=30,
     )
+
+
+def burst(
+    url: str, clients: int, *, method: str = "GET", body: bytes | None = None
+) -> Counter[str]:
+    """``clients`` clients that connect at the same moment, each on its own connection, and send
+    one request: the outcome of each (a status code, or the exception it met)."""
+    parts = urlsplit(url)
+    start = threading.Barrier(clients)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def client() -> None:
+        start.wait()
+        try:
+            connection = http.client.HTTPConnection(parts.netloc, timeout=60)
+            connection.request(method, parts.path, body=body)
+            outcome = str(connection.getresponse().status)
+            connection.close()
+        except OSError as exc:
+            outcome = type(exc).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

@@ -2,28 +2,26 @@
 
 ``chalice package`` builds the deployment zip (in a temporary copy of the project, so nothing is
 written into the working tree). The zip is unpacked into a directory that plays ``/var/task``,
-next to a clean virtualenv holding only what Lambda provides at run time: the python3.11
-runtime's boto3/botocore and the pinned contents of the Powertools layer the stack attaches
-(``requirements-layer.txt``). A child process on that virtualenv imports ``app`` with the
+next to a clean virtualenv holding only what Lambda provides at run time: the boto3/botocore of
+the stack's runtime (``LAMBDA_RUNTIME``, python3.13) and the pinned contents of the Powertools
+layer the stack attaches (``requirements-layer.txt``); ``localdev/lambda_layout.py`` builds both
+(for the benchmarks too). A child process on that virtualenv imports ``app`` with the
 environment the function gets in Lambda (``AWS_LAMBDA_FUNCTION_NAME`` included, so the
 Lambda-only code paths such as the X-Ray tracer run) and serves requests that the Chalice test
 client builds, against the moto server.
 
-The clean virtualenv is cached in ``tests/package/.lambda-runtime/<hash>`` (git-ignored), keyed
-by the pins, so reruns skip the install.
+The clean virtualenv is cached in ``.lambda-runtime/<hash>`` (git-ignored), keyed by the
+interpreter and the pins, so reruns skip the install.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
+import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from infrastructure.config import LAMBDA_RUNTIME
 from localdev.emulator import (
     FAKE_CREDENTIALS,
     PROJECT_DIR,
@@ -38,19 +37,20 @@ from localdev.emulator import (
     free_port,
     start_moto_server,
 )
+from localdev.lambda_layout import (
+    LAYER_REQUIREMENTS,
+    RUNTIMES,
+    XRaySink,
+    lambda_environment,
+    package,
+    runtime_python,
+)
 from tests.s3_events import object_created
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".lambda-runtime"
-DRIVER = HERE / "lambda_driver.py"
-RUNTIME = "python3.11"
-# The AWS SDK the python3.11 Lambda runtime ships (AWS's "Runtime-included SDK versions" table).
-# Lambda updates it from time to time; these are the versions the proof holds the code to.
-RUNTIME_SDK = ("boto3==1.34.145", "botocore==1.34.145")
-LAYER_REQUIREMENTS = PROJECT_DIR / "requirements-layer.txt"
-# What `chalice package` bundles from the project (requirements.txt is empty on purpose).
-PACKAGED = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
-# The function's environment: what Lambda itself sets, and what the stack sets (settings.py).
+DRIVER = PROJECT_DIR / "localdev" / "lambda_driver.py"
+# The runtime the stack pins; what it ships and which interpreter plays it: lambda_layout.
+RUNTIME = RUNTIMES[LAMBDA_RUNTIME]
+# The function's environment: what the stack sets (settings.py); Lambda's own is lambda_layout's.
 FUNCTION_NAME = "items-api-proof"
 STACK_ENVIRONMENT = {
     "ITEMS_TABLE_NAME": "items-proof",
@@ -64,105 +64,22 @@ STACK_ENVIRONMENT = {
     # X-Ray daemon. The tracer is still created, so its imports are proven.
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-LAMBDA_ENVIRONMENT = {
-    "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-    "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "_HANDLER": "app.app",
-    "LANG": "en_US.UTF-8",
-    "TZ": ":UTC",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
-
-
-def _runtime_key() -> str:
-    pins = "\n".join(RUNTIME_SDK) + "\n" + LAYER_REQUIREMENTS.read_text()
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return hashlib.sha256(f"{version}\n{pins}".encode()).hexdigest()[:16]
-
-
-def _base_python() -> str:
-    """The interpreter behind the dev virtualenv (a venv must not nest in another venv)."""
-    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
 
 
 @pytest.fixture(scope="session")
-def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lambda_python() -> Path:
     """A cached virtualenv with only the runtime's SDK and the layer's pinned contents."""
-    target = CACHE / _runtime_key()
-    python = target / "bin" / "python"
-    if (target / ".complete").exists():
-        return python
-    CACHE.mkdir(exist_ok=True)
-    building = CACHE / f"{target.name}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([_base_python(), "-m", "venv", "--without-pip", str(building)], check=True)
-    requirements = tmp_path_factory.mktemp("runtime") / "requirements.txt"
-    requirements.write_text("\n".join(RUNTIME_SDK) + "\n-r " + str(LAYER_REQUIREMENTS) + "\n")
-    # pip runs from the dev virtualenv and installs into the clean one, which gets no pip itself.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(building / "bin" / "python"),
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            str(requirements),
-        ],
-        check=True,
-    )
-    (building / ".complete").write_text(requirements.read_text())
-    shutil.rmtree(target, ignore_errors=True)
-    building.rename(target)
-    # The venv's scripts hard-code its build path; only bin/python is used, which is a symlink.
-    return python
+    return runtime_python(RUNTIME)
 
 
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``chalice package`` of a copy of the project: the zip, unpacked, and the SAM template."""
-    project = tmp_path_factory.mktemp("project")
-    for name in PACKAGED:
-        source, copy = PROJECT_DIR / name, project / name
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, copy)
-    deployments = PROJECT_DIR / ".chalice" / "deployments"
-    before = sorted(deployments.iterdir()) if deployments.exists() else []
-    out = project / "out"
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "chalice"),
-            "--project-dir",
-            str(project),
-            "package",
-            "--stage",
-            "prod",
-            str(out),
-        ],
-        check=True,
-        # chalice needs a region to name resources in the template (no credentials needed).
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **STACK_ENVIRONMENT},
-    )
-    after = sorted(deployments.iterdir()) if deployments.exists() else []
-    assert after == before, "chalice package wrote into the project tree"
-    task_root = tmp_path_factory.mktemp("var-task")
-    with zipfile.ZipFile(out / "deployment.zip") as archive:
-        names = archive.namelist()
-        archive.extractall(task_root)
+    built = package(tmp_path_factory.mktemp("package"), RUNTIME, environment=STACK_ENVIRONMENT)
     return {
-        "task_root": task_root,
-        "names": names,
-        "template": json.loads((out / "sam.json").read_text()),
+        "task_root": built.task_root,
+        "names": built.names,
+        "template": json.loads(built.template_file.read_text()),
     }
 
 
@@ -227,20 +144,29 @@ def _packaged(
     deployment: dict[str, Any],
     emulator: dict[str, str],
     logs: Path,
+    *,
+    xray: XRaySink | None = None,
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    """The packaged ``handler`` in its own process on the clean runtime, once it has imported."""
+    """The packaged ``handler`` in its own process on the clean runtime, once it has imported.
+
+    With ``xray``, tracing is on as in the stack and the X-Ray SDK sends its segments there."""
     task_root = deployment["task_root"]
     environment = {
-        "PATH": "/usr/bin:/bin",
-        **LAMBDA_ENVIRONMENT,
-        "_HANDLER": handler,
+        **lambda_environment(
+            RUNTIME,
+            function_name=FUNCTION_NAME,
+            handler=handler,
+            task_root=task_root,
+            xray_daemon=xray.address if xray else None,
+        ),
         **FAKE_CREDENTIALS,
         **emulator,
-        "LAMBDA_TASK_ROOT": str(task_root),
     }
+    if xray:
+        environment.pop("POWERTOOLS_TRACE_DISABLED")
     stderr = (logs / "stderr.log").open("w")
     process = subprocess.Popen(
-        [str(lambda_python), "-I", str(DRIVER)],
+        [str(lambda_python), "-I", "-B", str(DRIVER)],
         cwd=task_root,
         env=environment,
         stdin=subprocess.PIPE,
@@ -260,6 +186,16 @@ def _packaged(
         stderr.close()
 
 
+def _local_app() -> Any:
+    """The same app in this process, for the test client's routing: the settings its import
+    reads (the CORS origin, the stream the cleanup handler names) come from the stack's."""
+    for name in ("CORS_ALLOW_ORIGIN", "ITEMS_TABLE_STREAM_ARN"):
+        os.environ.setdefault(name, STACK_ENVIRONMENT[name])
+    import app
+
+    return app.app
+
+
 @pytest.fixture(scope="session")
 def function(
     lambda_python: Path,
@@ -270,10 +206,7 @@ def function(
     """The API handler (``app.app``)."""
     logs = tmp_path_factory.mktemp("lambda")
     with _packaged("app.app", lambda_python, deployment, emulator, logs) as (process, ready):
-        os.environ.setdefault("CORS_ALLOW_ORIGIN", STACK_ENVIRONMENT["CORS_ALLOW_ORIGIN"])
-        import app
-
-        yield LambdaFunction(process, app.app.routes, ready, logs / "stderr.log")
+        yield LambdaFunction(process, _local_app().routes, ready, logs / "stderr.log")
 
 
 @pytest.fixture(scope="session")
@@ -304,6 +237,26 @@ def cleaner(
         yield LambdaFunction(process, {}, ready, logs / "stderr.log")
 
 
+@pytest.fixture(scope="session")
+def traced(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LambdaFunction, XRaySink]]:
+    """The API handler with tracing on, as deployed, and what it sent to the X-Ray daemon."""
+    logs = tmp_path_factory.mktemp("traced")
+    xray = XRaySink()
+    try:
+        with _packaged("app.app", lambda_python, deployment, emulator, logs, xray=xray) as (
+            process,
+            ready,
+        ):
+            yield LambdaFunction(process, _local_app().routes, ready, logs / "stderr.log"), xray
+    finally:
+        xray.close()
+
+
 @pytest.fixture
 def client(function: LambdaFunction, tmp_path: Path) -> Client:
     return Client(function, project_dir=str(tmp_path))  # type: ignore[arg-type]
@@ -312,33 +265,62 @@ def client(function: LambdaFunction, tmp_path: Path) -> Client:
 # -- the package -----------------------------------------------------------------------------
 
 
-def test_the_zip_holds_the_app_and_no_third_party_code(deployment: dict[str, Any]) -> None:
+def test_the_zip_holds_the_app_and_its_bytecode_and_no_third_party_code(
+    deployment: dict[str, Any],
+) -> None:
     names = set(deployment["names"])
-    sources = {str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "chalicelib").rglob("*.py")}
+    sources = {
+        str(p.relative_to(PROJECT_DIR))
+        for p in (PROJECT_DIR / "chalicelib").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
     assert "app.py" in names
     assert sources <= names
     top_level = {name.split("/", 1)[0] for name in names}
-    assert top_level == {"app.py", "chalicelib", "chalice"}
+    assert top_level == {"app.py", "__pycache__", "chalicelib", "chalice"}
+    # Pure Python only: the same zip runs on arm64 and x86_64.
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".dylib"))]
+    tag = f"cpython-{RUNTIME.version[0]}{RUNTIME.version[1]}"
     assert {n for n in names if n.startswith("chalice/")} == {
         "chalice/__init__.py",
         "chalice/app.py",
+        f"chalice/__pycache__/__init__.{tag}.pyc",
+        f"chalice/__pycache__/app.{tag}.pyc",
+    }
+    # Every module ships its bytecode for the runtime (/var/task is read-only: Python could not
+    # cache what it compiles), and nothing else is compiled in.
+    python_files = {n for n in names if n.endswith(".py")}
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert compiled == {
+        str(Path(n).parent / "__pycache__" / f"{Path(n).stem}.{tag}.pyc") for n in python_files
     }
 
 
-def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, Any]) -> None:
+def test_the_packaged_modules_run_from_their_bytecode(function: LambdaFunction) -> None:
+    # The shipped .pyc files match this interpreter's magic number and their sources' hashes,
+    # so Python uses them instead of compiling (checked by the driver, module by module).
+    assert function.ready["stale_or_missing_bytecode"] == []
+
+
+def test_the_proof_runs_the_runtime_the_stack_deploys(
+    deployment: dict[str, Any], function: LambdaFunction
+) -> None:
+    """The stack pins the runtime (``chalice package`` would take the packaging Python's), and the
+    proof's interpreter is that runtime's Python."""
     functions = [
         resource["Properties"]
         for resource in deployment["template"]["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Function"
     ]
     assert functions
-    assert {f["Runtime"] for f in functions} == {RUNTIME}
+    assert {f["Runtime"] for f in functions} == {RUNTIME.name}
     assert {f["Handler"] for f in functions} == {
         "app.app",
         "app.confirm_upload",
         "app.clean_up_removed_records",
     }
-    assert sys.version_info[:2] == (3, 11)
+    assert RUNTIME.name == "python3.13"
+    assert function.ready["python"] == list(RUNTIME.version)
 
 
 # -- the clean runtime -----------------------------------------------------------------------
@@ -346,9 +328,9 @@ def test_the_template_targets_the_runtime_the_proof_uses(deployment: dict[str, A
 
 def test_the_runtime_holds_only_the_sdk_and_the_layer(function: LambdaFunction) -> None:
     ready = function.ready
-    assert ready["python"] == [3, 11]
-    assert ready["boto3"] == RUNTIME_SDK[0].split("==")[1]
-    assert ready["botocore"] == RUNTIME_SDK[1].split("==")[1]
+    assert ready["python"] == list(RUNTIME.version)
+    sdk = dict(pin.split("==") for pin in RUNTIME.sdk)
+    assert (ready["boto3"], ready["botocore"]) == (sdk["boto3"], sdk["botocore"])
     layer = {
         line.split("==")[0].split("[")[0].lower()
         for line in LAYER_REQUIREMENTS.read_text().splitlines()
@@ -487,3 +469,37 @@ def test_the_packaged_cleanup_removes_what_a_deleted_item_left(
     )
     assert left["Count"] == 0
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0
+
+
+def test_traces_keep_a_subsegment_per_dynamodb_and_s3_call(
+    traced: tuple[LambdaFunction, XRaySink], tmp_path: Path
+) -> None:
+    function, xray = traced
+    client = Client(function, project_dir=str(tmp_path))  # type: ignore[arg-type]
+    headers = {"Content-Type": "application/json"}
+    created = client.http.post("/items", headers=headers, body=b'{"name": "traced"}')
+    assert created.status_code == 201, created.body
+    item_id = json.loads(created.body)["id"]
+    assert client.http.get(f"/items/{item_id}").status_code == 200
+    # The health check reads the table and asks S3 for an object's head.
+    assert client.http.get("/health").status_code == 200
+
+    deadline = time.monotonic() + 5
+    expected = [("dynamodb", "PutItem"), ("dynamodb", "GetItem")]
+    expected += [("dynamodb", "GetItem"), ("s3", "HeadObject")]
+    while time.monotonic() < deadline:
+        calls = [
+            (d["name"], d["aws"]["operation"])
+            for d in xray.documents
+            if d.get("type") == "subsegment" and d.get("namespace") == "aws"
+        ]
+        if calls[: len(expected)] == expected:
+            break
+        time.sleep(0.05)
+    assert calls == expected
+    # Each subsegment belongs to the trace Lambda handed its invocation (one per request).
+    assert len({d["trace_id"] for d in xray.documents}) == 3
+    assert {d["aws"].get("table_name") for d in xray.documents[:3]} == {
+        STACK_ENVIRONMENT["ITEMS_TABLE_NAME"]
+    }
+    assert function.ready["tracer"] == "Tracer"

@@ -141,12 +141,38 @@ class InProcessApi:
                 return seen, pages
             assert pages <= 1000, "pagination does not terminate"
 
+    def recheck_health(self) -> None:
+        """Let the next ``GET /health`` check its dependencies again, as it would once the
+        interval it caches them for has passed (time moves; nobody waits for it)."""
+        from chalicelib import container
+        from chalicelib.health import CHECK_INTERVAL_SECONDS
+
+        health = container.get_services().health
+        later = health.clock() + CHECK_INTERVAL_SECONDS
+        health.clock = lambda: later
+
     def app_client(self, service: str) -> Any:
         """The botocore client the app uses for ``service`` (building the services first)."""
         from chalicelib import container
 
-        container.get_services()
+        container.get_services().clients.get(service)  # each client is created on first use
         return self.clients[service]
+
+
+class Requests:
+    """The DynamoDB requests the app's own client sends: (operation, parameters)."""
+
+    def __init__(self, client: Any) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register("before-parameter-build.dynamodb", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.sent.append((model.name, dict(params)))
+
+    def during(self, action: Any) -> list[tuple[str, dict[str, Any]]]:
+        self.sent.clear()
+        action()
+        return list(self.sent)
 
 
 def _mock_client(service: str) -> Any:
@@ -203,6 +229,22 @@ def records_of(item_id: str) -> list[dict[str, Any]]:
     )
     items: list[dict[str, Any]] = response["Items"]
     return items
+
+
+def item_records() -> list[dict[str, Any]]:
+    """Every item's own record in the table (not its attachments' or filter entries')."""
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(
+        TableName=ITEMS,
+        FilterExpression="sk = :item",
+        ExpressionAttributeValues={":item": {"S": "item"}},
+        ConsistentRead=True,
+    )["Items"]
+    return sorted(items, key=lambda item: item["id"]["S"])
+
+
+def attachment_records(item_id: str) -> list[dict[str, Any]]:
+    """The attachment records stored under an item's id."""
+    return [r for r in records_of(item_id) if r["sk"]["S"].startswith("item#attachment#")]
 
 
 def record(item_id: str, attachment_id: str) -> dict[str, Any]:

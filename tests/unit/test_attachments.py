@@ -19,6 +19,7 @@ from tests.unit.harness import (
     ITEMS,
     KEY_PATTERN,
     InProcessApi,
+    attachment_records,
     bucket_keys,
     decode_policy,
     record,
@@ -467,7 +468,7 @@ def test_reading_an_item_costs_the_same_with_0_or_100_attachments(api: InProcess
     assert first.status == second.status == 200
     assert len(sizes) == 2
     assert sizes[0] == sizes[1]  # the same item, however many attachment records it has
-    assert len(records_of(loaded["id"])) == 1 + MAX_ATTACHMENTS
+    assert len(attachment_records(loaded["id"])) == MAX_ATTACHMENTS
 
 
 def test_adding_an_attachment_is_one_transaction_that_proves_the_item_exists(
@@ -488,7 +489,7 @@ def test_adding_an_attachment_is_one_transaction_that_proves_the_item_exists(
 
     assert sent == ["TransactWriteItems", "TransactWriteItems"]
     assert missing.status == 404
-    assert records_of(item["id"])[1]["upload_state"] == {"S": "pending"}
+    assert attachment_records(item["id"])[0]["upload_state"] == {"S": "pending"}
 
 
 def test_an_item_holds_at_most_100_attachments_and_a_delete_frees_a_slot(
@@ -501,7 +502,7 @@ def test_an_item_holds_at_most_100_attachments_and_a_delete_frees_a_slot(
     refused = api.request("POST", f"/items/{item['id']}/attachments", body)
     assert refused.status == 400
     assert refused.json["Message"].startswith("attachments:")
-    assert len(records_of(item["id"])) == 1 + MAX_ATTACHMENTS  # nothing written
+    assert len(attachment_records(item["id"])) == MAX_ATTACHMENTS  # nothing written
 
     path = f"/items/{item['id']}/attachments/{made[0]['attachment']['id']}"
     assert api.request("DELETE", path).status == 204
@@ -536,8 +537,10 @@ def test_an_abandoned_upload_stops_being_listed_frees_its_slot_and_expires(
 
     # DynamoDB's TTL removes the abandoned record (locally: the event feeder's TTL sweep).
     api.deliver_events(sweep_ttl=True)
-    assert len(records_of(item["id"])) == 1 + MAX_ATTACHMENTS
-    assert f"item#attachment#{abandoned}" not in {r["sk"]["S"] for r in records_of(item["id"])}
+    assert len(attachment_records(item["id"])) == MAX_ATTACHMENTS
+    assert f"item#attachment#{abandoned}" not in {
+        r["sk"]["S"] for r in attachment_records(item["id"])
+    }
 
 
 def list_attachments(api: InProcessApi, item_id: str) -> tuple[list[dict[str, Any]], int]:

@@ -9,12 +9,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.unit.harness import EDITOR, IDEMPOTENCY, ITEMS, InProcessApi, Reply
+from tests.unit.harness import EDITOR, IDEMPOTENCY, InProcessApi, Reply, item_records
 
 
 def stored_items() -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=ITEMS)["Items"]
-    return items
+    return item_records()
 
 
 def idempotency_records() -> list[dict[str, Any]]:

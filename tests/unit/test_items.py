@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from chalicelib.schema import ALL_ITEMS_INDEX, ITEM_RECORD, LISTING_SHARDS, STATUS_INDEX
-from tests.unit.harness import INTERNAL_NAMES, ITEMS, InProcessApi, Reply
+from tests.unit.harness import INTERNAL_NAMES, ITEMS, InProcessApi, Reply, Requests
 
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
@@ -663,27 +663,6 @@ def test_responses_carry_the_cors_headers(api: InProcessApi) -> None:
 # -- DynamoDB requests per operation -----------------------------------------------------------
 
 
-class Requests:
-    """The DynamoDB requests the app's own client sends: (operation, parameters)."""
-
-    def __init__(self, client: Any) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-        client.meta.events.register("before-parameter-build.dynamodb", self._record)
-
-    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.sent.append((model.name, dict(params)))
-
-    def during(self, action: Any) -> list[tuple[str, dict[str, Any]]]:
-        self.sent.clear()
-        action()
-        return list(self.sent)
-
-
-@pytest.fixture
-def ddb(api: InProcessApi) -> Requests:
-    return Requests(api.app_client("dynamodb"))
-
-
 def only(sent: list[tuple[str, dict[str, Any]]], operation: str) -> dict[str, Any]:
     assert [name for name, _ in sent] == [operation], sent
     return sent[0][1]
@@ -714,12 +693,19 @@ def assert_conditional(params: dict[str, Any]) -> None:
     assert all(name.startswith("#") for name in names)
 
 
-def test_create_is_one_conditional_put(api: InProcessApi, ddb: Requests) -> None:
+def test_create_is_one_transaction_with_a_conditional_put(api: InProcessApi, ddb: Requests) -> None:
     sent = ddb.during(lambda: api.create_item(attributes={"status": 1, "#a": 2}))
 
-    params = only(sent, "PutItem")
-    assert "attribute_not_exists" in params["ConditionExpression"]
-    assert_conditional(params)
+    params = only(sent, "TransactWriteItems")
+    item = params["TransactItems"][0]["Put"]
+    assert item["Item"]["sk"] == {"S": ITEM_RECORD}
+    assert "attribute_not_exists" in item["ConditionExpression"]
+    assert_conditional(item)
+    # The rest are the item's filter entries (see test_filters.py).
+    assert all(
+        action["Put"]["Item"]["sk"]["S"].startswith("item#entry#")
+        for action in params["TransactItems"][1:]
+    )
 
 
 def test_get_is_one_get_item(api: InProcessApi, ddb: Requests) -> None:
@@ -729,9 +715,12 @@ def test_get_is_one_get_item(api: InProcessApi, ddb: Requests) -> None:
 
 
 @pytest.mark.parametrize("if_match", [None, '"1"'])
-def test_put_is_one_conditional_update(
+def test_put_reads_the_item_then_writes_it_with_its_entries_conditionally(
     api: InProcessApi, ddb: Requests, if_match: str | None
 ) -> None:
+    """A PUT sets the name, the tags and the status, which decide the filter listings the item
+    is in: it reads the item, then writes it and its entries in one transaction, conditional
+    on the version it read (so a concurrent write is never overwritten)."""
     item = api.create_item()
     headers = {"If-Match": if_match} if if_match else {}
 
@@ -741,27 +730,28 @@ def test_put_is_one_conditional_update(
         )
     )
 
-    params = only(sent, "UpdateItem")
-    assert_conditional(params)
-    # A failed condition returns the stored item, so the same request tells 404 from 412.
-    assert params["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
-    if if_match:
-        assert ":expected" in params["ConditionExpression"] or any(
-            value == {"N": "1"} for value in params["ExpressionAttributeValues"].values()
-        )
+    assert [name for name, _ in sent] == ["GetItem", "TransactWriteItems"]
+    assert sent[0][1]["ConsistentRead"] is True
+    update = sent[1][1]["TransactItems"][0]["Update"]
+    assert_conditional(update)
+    assert {"N": "1"} in update["ExpressionAttributeValues"].values()  # the version it read
+    # A failed condition returns the stored item, so the same request tells 404 from a race.
+    assert update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
 @pytest.mark.parametrize(
-    "patch", [{"name": "b"}, {"status": "archived", "tags": ["x"]}, {"attributes": None}]
+    "patch", [{"description": "b"}, {"attributes": None}, {"description": "x", "attributes": None}]
 )
-def test_patch_of_top_level_fields_is_one_conditional_update(
+def test_patch_of_fields_no_filter_lists_is_one_conditional_update(
     api: InProcessApi, ddb: Requests, patch: dict[str, Any]
 ) -> None:
     item = api.create_item(attributes={"a": 1})
 
     sent = ddb.during(lambda: api.request("PATCH", f"/items/{item['id']}", patch))
 
-    assert_conditional(only(sent, "UpdateItem"))
+    params = only(sent, "UpdateItem")
+    assert_conditional(params)
+    assert params["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
 def test_patch_merging_attributes_reads_then_writes_conditionally(

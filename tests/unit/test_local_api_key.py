@@ -45,6 +45,30 @@ def test_without_the_key_every_protected_route_is_api_gateways_403(
     assert reply.header("Content-Type") == "application/json"
 
 
+CORS_HEADERS = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
+def test_the_refusal_carries_the_cors_headers_of_every_other_answer(
+    keyed: InProcessApi, method: str, path: str, body: object
+) -> None:
+    """API Gateway's own refusals carry CORS headers in the deployed stack (its gateway
+    responses); without them a browser reports an opaque network error instead of the 403."""
+    answered = keyed.request(method, path, body, {"x-api-key": KEY})
+    refused = keyed.request(method, path, body, {"Origin": "https://console.example"})
+
+    assert refused.status == 403
+    assert answered.status != 403
+    for name in CORS_HEADERS:
+        assert refused.header(name) is not None, name
+        assert refused.header(name) == answered.header(name), name
+
+
 def test_a_refused_request_changes_nothing(keyed: InProcessApi) -> None:
     keyed.request("POST", "/items", {"name": "a"}, {"x-api-key": "wrong"})
 

@@ -149,3 +149,57 @@ def test_request_schemas_come_from_the_validation_models(document: dict[str, Any
         assert schema.get("additionalProperties") is False
     assert set(schemas["ItemWrite"]["required"]) == {"name"}
     assert set(schemas["AttachmentCreate"]["required"]) == {"filename", "content_type", "size"}
+
+
+GATEWAY_BODIES = {
+    # What API Gateway sends by itself (its default gateway responses).
+    403: {"message": "Forbidden"},
+    429: {"message": "Too Many Requests"},
+    500: {"message": "Internal server error"},
+    502: {"message": "Internal server error"},
+    504: {"message": "Endpoint request timed out"},
+}
+
+
+def accepts(document: dict[str, Any], response: dict[str, Any], body: object) -> bool:
+    """Whether ``body`` is valid for a documented response (its $refs resolved in the document)."""
+    from openapi_schema_validator import OAS31Validator
+
+    schema = response["content"]["application/json"]["schema"]
+    return bool(OAS31Validator({**schema, "components": document["components"]}).is_valid(body))
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def test_every_operation_declares_api_gateways_own_answers(document: dict[str, Any]) -> None:
+    """API Gateway throttles (429) and fails (500/502/504) before or instead of the function,
+    with ``{"message": ...}``: a client generated from the document must parse that body (an
+    undeclared 429 made a generated client crash, expecting ``Code``)."""
+    for name, operation in operations(document):
+        for status, body in GATEWAY_BODIES.items():
+            if status == 403 and not operation["security"]:
+                continue  # no API key, no missing-key refusal
+            response = operation["responses"].get(str(status))
+            assert response is not None, (name, status)
+            assert accepts(document, response, body), (name, status)
+            assert not accepts(document, response, {"unexpected": 1}), (name, status)
+
+
+def test_where_the_app_answers_the_same_status_both_shapes_are_declared(
+    document: dict[str, Any],
+) -> None:
+    ours = {"Code": "ThrottledError", "Message": "storage is busy, retry later"}
+    item_routes = [(n, o) for n, o in operations(document) if " /items" in n]
+
+    for name, operation in item_routes:
+        for status in ("429", "503"):
+            response = operation["responses"][status]
+            assert accepts(document, response, ours), (name, status)
+            assert accepts(document, response, {"message": "Too Many Requests"}), (name, status)

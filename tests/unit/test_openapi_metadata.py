@@ -135,6 +135,7 @@ def test_the_timestamps_the_api_writes_are_valid_date_times(
     item = api.create_item("stamped")
     validator(document, "ItemPublic").validate(item)
     upload(start_upload(api, item["id"], size=3), b"abc")
+    api.deliver_events()  # S3's event confirms the upload and sets uploaded_at
     listing = api.request("GET", f"/items/{item['id']}/attachments").json
     assert listing["items"][0]["uploaded_at"]
     validator(document, "AttachmentPage").validate(listing)

@@ -1,0 +1,126 @@
+"""What a cold start builds: counts of clients and modules, never times (see bench/cold.py).
+
+A GET or POST of an item needs DynamoDB only, and a GET validates nothing: neither creates the S3
+client, and a fresh process that imports the app and serves a GET never imports pydantic, the
+attachment service or the idempotency utility.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from localdev.emulator import PROJECT_DIR
+from tests.unit.harness import ENVIRONMENT, ITEMS, UNSET, InProcessApi
+
+
+def test_creating_and_reading_an_item_creates_only_the_dynamodb_client(api: InProcessApi) -> None:
+    from chalicelib import container
+
+    created = api.request("POST", "/items", {"name": "cold"})
+    assert created.status == 201
+    assert api.request("GET", f"/items/{created.json['id']}").status == 200
+    assert api.request("GET", "/items").status == 200
+
+    assert sorted(api.clients) == ["dynamodb"]
+    assert container.get_services().clients.created() == ["dynamodb"]
+
+
+def test_one_client_per_service_however_many_requests(api: InProcessApi) -> None:
+    from chalicelib import container
+
+    item = api.request("POST", "/items", {"name": "cold"}).json
+    attachment = {"filename": "a.txt", "content_type": "text/plain", "size": 3}
+    for _ in range(3):
+        assert api.request("POST", f"/items/{item['id']}/attachments", attachment).status == 201
+        assert api.request("GET", "/health").status == 200
+
+    services = container.get_services()
+    assert services.clients.created() == ["dynamodb", "s3"]
+    assert services.clients.get("s3") is api.clients["s3"]
+    assert services.clients.get("dynamodb") is api.clients["dynamodb"]
+
+
+def test_every_client_comes_from_one_botocore_session(api: InProcessApi) -> None:
+    from chalicelib import aws
+
+    first = aws.create_client("dynamodb")
+    assert aws._session is not None
+    session = aws._session
+    aws.create_client("s3")
+    assert aws._session is session
+    # Plain botocore clients: boto3's S3 transfer methods (and their import) are not wanted.
+    assert not hasattr(aws.create_client("s3"), "upload_file")
+    assert type(first).__module__ == "botocore.client"
+
+
+# Run in a fresh interpreter: this test process has imported everything already.
+_FRESH_GET = textwrap.dedent(
+    """
+    import json, sys
+    from moto import mock_aws
+
+    preloaded = sorted(m for m in ("pydantic", "chalicelib") if m in sys.modules)
+    with mock_aws():
+        import boto3
+        from chalicelib.schema import ITEMS_TABLE
+
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(**ITEMS_TABLE.create_table_kwargs(sys.argv[1]))
+        item_id = "6f1b3d2e-8c4a-4e5f-9a7b-1c2d3e4f5a6b"
+        dynamodb.put_item(TableName=sys.argv[1], Item={
+            "id": {"S": item_id}, "sk": {"S": "item"}, "name": {"S": "cold"},
+            "description": {"S": ""},
+            "status": {"S": "active"}, "tags": {"L": []}, "attributes": {"M": {}},
+            "created_at": {"S": "2026-01-01T00:00:00.000Z"},
+            "updated_at": {"S": "2026-01-01T00:00:00.000Z"}, "version": {"N": "1"},
+        })
+        before = set(sys.modules)
+
+        import app
+        from chalice.test import Client
+        from chalicelib import container
+
+        with Client(app.app) as client:
+            reply = client.http.get(f"/items/{item_id}")
+        imported = sorted(set(sys.modules) - before)
+        print(json.dumps({
+            "preloaded": preloaded,
+            "status": reply.status_code,
+            "clients": container.get_services().clients.created(),
+            "imported": imported,
+        }))
+    """
+)
+
+
+def test_importing_the_app_and_serving_a_get_imports_no_write_side_module() -> None:
+    environment = {
+        key: value for key, value in os.environ.items() if key not in UNSET and key != "PYTHONPATH"
+    }
+    environment.update(ENVIRONMENT, PYTHONPATH=str(PROJECT_DIR))
+    finished = subprocess.run(
+        [sys.executable, "-c", _FRESH_GET, ITEMS],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert result["preloaded"] == []  # moto and boto3 do not import them themselves
+    assert result["status"] == 200
+    assert result["clients"] == ["dynamodb"]
+    imported = set(result["imported"])
+    for module in (
+        "pydantic",  # the write models: a GET validates no body
+        "chalicelib.items.models",
+        "chalicelib.attachments.service",
+        "chalicelib.attachments.storage",
+        "aws_lambda_powertools.utilities.idempotency",
+    ):
+        assert module not in imported, module
+    assert "chalicelib.items.repository" in imported  # the GET did run through the app

@@ -357,7 +357,11 @@ def test_upload_an_attachment_then_download_it(
     expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
     row = page.locator("#attachments-body tr", has_text="poster.png")
     expect(row).to_contain_text("image/png")
+    # "Uploaded" once the bucket's upload event is processed (the event feeder, as S3 -> Lambda
+    # would): the page re-reads the attachments until then; 30 s only ends a wait that never ends.
+    expect(row.locator(".upload-state time")).to_be_visible(timeout=30_000)
     expect(row).not_to_contain_text("not yet")
+    expect(page.locator("#notice")).to_contain_text("stored and ready to download")
     snap(page, "attachments")
     assert len(live.bucket_keys(prefix)) == 1
 

@@ -206,7 +206,9 @@ def assert_accessible(page: Page, screen: str) -> None:
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
-            assert overflow <= 0, f"{screen} at {size['width']} px scrolls sideways by {overflow} px"
+            assert overflow <= 0, (
+                f"{screen} at {size['width']} px scrolls sideways by {overflow} px"
+            )
     finally:
         if original:
             page.set_viewport_size(original)
@@ -226,7 +228,9 @@ def _process_tree(pid: int) -> list[int]:
 def moto_process(live: LiveApi) -> Any:
     """The emulator's process of this session (the harness starts it first)."""
     for process in live.processes:
-        if any("moto" in str(part) for part in process.args):
+        args = process.args
+        parts = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+        if any("moto" in str(part) for part in parts):
             return process
     raise AssertionError(f"no moto server among {[p.args for p in live.processes]}")
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Fn
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct

@@ -18,6 +18,7 @@ import pytest
 import requests
 from moto.utilities.utils import load_resource
 
+from chalicelib.schema import ITEM_RECORD
 from localdev.identity import LOCAL_USERS, MachineClient, sign_in
 from localdev.signing import SigningKey
 from tests.integration.harness import LiveApi
@@ -60,7 +61,15 @@ def _machine(live: LiveApi, scope: str) -> MachineClient:
 
 
 def _count(live: LiveApi) -> int:
-    return int(live.aws("dynamodb").scan(TableName=live.items_table, Select="COUNT")["Count"])
+    """How many items are stored (their own records, not their filter entries)."""
+    scanned = live.aws("dynamodb").scan(
+        TableName=live.items_table,
+        Select="COUNT",
+        FilterExpression="sk = :item",
+        ExpressionAttributeValues={":item": {"S": ITEM_RECORD}},
+        ConsistentRead=True,
+    )
+    return int(scanned["Count"])
 
 
 def _unauthorized(response: requests.Response) -> None:

@@ -18,9 +18,11 @@ import boto3
 import pytest
 
 from chalicelib.auth.permissions import Principal
+from chalicelib.items.listing import index_attributes
+from chalicelib.schema import ITEM_RECORD
 from localdev.emulator import PROJECT_DIR
 from tests.tokens import ISSUER, MACHINE_CLIENT, TokenSet
-from tests.unit.harness import ITEMS, InProcessApi
+from tests.unit.harness import ITEMS, InProcessApi, item_records
 
 TOKENS = TokenSet(ISSUER)
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
@@ -58,8 +60,7 @@ REFUSED_TOKENS: dict[str, Callable[[], str]] = {
 
 
 def stored_items() -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=ITEMS)["Items"]
-    return items
+    return item_records()
 
 
 def assert_unauthorized(reply: Any) -> None:
@@ -235,19 +236,23 @@ def test_sending_an_audit_field_is_a_400(
 def test_an_item_stored_before_audit_fields_existed_reads_them_as_null(
     api: InProcessApi,
 ) -> None:
+    created_at = "2026-01-01T00:00:00.000Z"
+    # The item record as the repository stores it (its key, its listing index attributes).
+    listed = index_attributes(MISSING_ID, "active", created_at)
     boto3.client("dynamodb").put_item(
         TableName=ITEMS,
         Item={
             "id": {"S": MISSING_ID},
+            "sk": {"S": ITEM_RECORD},
+            **{name: {"S": value} for name, value in listed.items()},
             "name": {"S": "legacy"},
             "description": {"S": ""},
             "status": {"S": "active"},
             "tags": {"L": []},
             "attributes": {"M": {}},
-            "created_at": {"S": "2026-01-01T00:00:00.000Z"},
+            "created_at": {"S": created_at},
             "updated_at": {"S": "2026-01-01T00:00:00.000Z"},
             "version": {"N": "1"},
-            "attachments": {"M": {}},
         },
     )
     item = api.request("GET", f"/items/{MISSING_ID}").json
@@ -412,6 +417,7 @@ print(json.dumps({"status": status, "loaded": loaded}))
         **os.environ,
         "CORS_ALLOW_ORIGIN": "*",
         "ITEMS_TABLE_NAME": "t",
+        "ITEMS_TABLE_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
         "IDEMPOTENCY_TABLE_NAME": "i",
         "ASSETS_BUCKET_NAME": "b",
         "AWS_DEFAULT_REGION": "us-east-1",

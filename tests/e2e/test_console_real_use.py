@@ -151,13 +151,15 @@ def test_find_by_name_tag_status_and_id_with_the_state_in_the_address(
     expect(page.get_by_role("heading", name="Items")).to_be_visible()
 
     # WHEN a name prefix is searched THEN only those names show, newest first, as the API says
-    page.get_by_label("Name starts with").fill(f"{seeded.token} item 1")
+    # ("item 2": the newest items. A prefix longer than 8 characters pages through its first 8
+    # characters' listing, so "item 1" has an empty first page with a cursor: console decisions)
+    page.get_by_label("Name starts with").fill(f"{seeded.token} item 2")
     page.get_by_role("button", name="Search").click()
-    expected, _ = api_names(live, f"name_prefix={seeded.token}%20item%201&limit=20")
+    expected, _ = api_names(live, f"name_prefix={seeded.token}%20item%202&limit=20")
     expect(page.locator("#items-body tr").first).to_contain_text(expected[0])
     assert names(page) == expected
-    assert all(name.startswith(f"{seeded.token} item 1") for name in names(page))
-    assert url_query(page)["q"] == [f"{seeded.token} item 1"]
+    assert all(name.startswith(f"{seeded.token} item 2") for name in names(page))
+    assert url_query(page)["q"] == [f"{seeded.token} item 2"]
 
     # WHEN a tag chip is clicked THEN the list filters by that tag (instead of the name)
     page.locator("#items-body tr").first.get_by_role(

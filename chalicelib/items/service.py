@@ -8,7 +8,16 @@ from typing import Any
 
 from chalicelib.errors import ConflictError, PreconditionFailedError
 from chalicelib.items.filters import Filter
-from chalicelib.items.repository import ConcurrentWriteError, ItemRepository
+from chalicelib.items.repository import (
+    ConcurrentWriteError,
+    ItemRepository,
+    is_item_id,
+    missing_item,
+)
+
+# The versions a conditional write may apply to (from If-Match); ``None``: any version. An
+# empty set matches no version: such a write is a 412 (a 404 when the item does not exist).
+Versions = frozenset[int]
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times, and only while
@@ -48,12 +57,39 @@ class ItemService:
     ) -> tuple[list[dict[str, Any]], str | None]:
         return self.repository.page(limit, cursor, status, listing_filter)
 
+    @staticmethod
+    def _existing_id(item_id: str) -> None:
+        """A malformed id is a 404 before anything else, without a request to DynamoDB."""
+        if not is_item_id(item_id):
+            raise missing_item(item_id)
+
+    def _expected_version(self, item_id: str, expected: Versions | None) -> int | None:
+        """The one version a conditional write checks for.
+
+        One version (the usual If-Match) goes into the write's own condition. Several, or none
+        that can match, need the stored version first: one read, then the write is conditional
+        on the version read, so a write in between is still a 412, never overwritten.
+        """
+        if expected is None:
+            return None
+        if len(expected) == 1:
+            return next(iter(expected))
+        stored = int(self.repository.get(item_id)["version"])
+        if stored not in expected:
+            raise PreconditionFailedError(
+                f"If-Match: item {item_id} is at version {stored}, "
+                f'which no strong entity-tag of If-Match names ("{stored}")'
+            )
+        return stored
+
     def replace(
-        self, item_id: str, body: dict[str, Any], expected_version: int | None, *, actor: str
+        self, item_id: str, body: dict[str, Any], expected: Versions | None, *, actor: str
     ) -> dict[str, Any]:
         from chalicelib.items.models import validate_write
 
+        self._existing_id(item_id)
         changes = validate_write(body)
+        expected_version = self._expected_version(item_id, expected)
         return self._retried(
             item_id,
             expected_version,
@@ -77,7 +113,7 @@ class ItemService:
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def patch(
-        self, item_id: str, patch: dict[str, Any], expected_version: int | None, *, actor: str
+        self, item_id: str, patch: dict[str, Any], expected: Versions | None, *, actor: str
     ) -> dict[str, Any]:
         """Apply an RFC 7396 merge patch.
 
@@ -93,7 +129,9 @@ class ItemService:
             validate_patch,
         )
 
+        self._existing_id(item_id)
         changes = validate_patch(patch)
+        expected_version = self._expected_version(item_id, expected)
         if not patch_needs_stored_attributes(changes):
             return self._retried(
                 item_id,
@@ -123,7 +161,7 @@ class ItemService:
                     raise
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
-    def delete(self, item_id: str, expected_version: int | None) -> None:
+    def delete(self, item_id: str, expected: Versions | None) -> None:
         """Delete the item (one conditional request).
 
         Its attachment records and files are removed by ``AttachmentService.remove_all``,
@@ -131,4 +169,5 @@ class ItemService:
         succeeds, then dead-lettered, so neither a crash here nor a lost response leaves
         anything behind.
         """
-        self.repository.delete(item_id, expected_version)
+        self._existing_id(item_id)
+        self.repository.delete(item_id, self._expected_version(item_id, expected))

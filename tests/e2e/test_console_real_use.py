@@ -161,6 +161,21 @@ def test_find_by_name_tag_status_and_id_with_the_state_in_the_address(
     assert all(name.startswith(f"{seeded.token} item 2") for name in names(page))
     assert url_query(page)["q"] == [f"{seeded.token} item 2"]
 
+    # WHEN the prefix's matches are all older than a page reads (items 000-009 of 250) THEN an
+    # empty page with a cursor does not claim "no matches": it says older items may match and
+    # Next page searches on
+    oldest, oldest_cursor = api_names(live, f"name_prefix={seeded.token}%20item%2000&limit=20")
+    # (a page reads at most 4 rounds of 20 entries: 80 of the 240 newer names sharing the
+    # indexed first 8 characters)
+    assert (oldest, bool(oldest_cursor)) == ([], True)
+    page.get_by_label("Name starts with").fill(f"{seeded.token} item 00")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#empty-list")).to_contain_text("older items may still match")
+    expect(page.get_by_role("button", name="Next page")).to_be_enabled()
+    page.get_by_label("Name starts with").fill(f"{seeded.token} item 2")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#items-body tr").first).to_contain_text(expected[0])
+
     # WHEN a tag chip is clicked THEN the list filters by that tag (instead of the name)
     page.locator("#items-body tr").first.get_by_role(
         "button", name=f"Filter by tag {seeded.tag}"
@@ -667,9 +682,13 @@ def test_finding_works_by_keyboard_alone(open_page: OpenPage, seeded: Seeded) ->
     page = open_page()
     expect(page.locator("#items-body tr").first).to_be_visible()
     page.get_by_label("Name starts with").focus()
-    page.keyboard.type(f"{seeded.token} item 00")
+    # "item 24": the ten newest items, so all ten are within the first page's reach (items
+    # 000-009 are the oldest of 250: their first pages are empty, with a cursor, see
+    # test_find_by_name_tag_status_and_id_with_the_state_in_the_address)
+    page.keyboard.type(f"{seeded.token} item 24")
     page.keyboard.press("Enter")
     expect(page.locator("#items-body tr")).to_have_count(10)
+    assert all(name.startswith(f"{seeded.token} item 24") for name in names(page))
     # Tab reaches the first tag chip; Enter filters by it
     chip = page.locator("#items-body tr").first.locator("button.chip").first
     chip.focus()

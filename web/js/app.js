@@ -369,7 +369,13 @@ async function renderList(list, { focus = true } = {}) {
   $("items-body").replaceChildren(...result.items.map(itemRow));
   const count = result.items.length;
   $("empty-list").hidden = count > 0;
-  $("empty-list").textContent = describeFilters(list) ? "No items match these filters." : "No items here.";
+  // An empty page with a cursor is not "no matches": the API reads a bounded stretch of the
+  // listing per page (a long name prefix filters what it reads), and older items may match.
+  $("empty-list").textContent = result.next_cursor
+    ? "No matches among the items read for this page; older items may still match. Use Next page to search on."
+    : describeFilters(list)
+      ? "No items match these filters."
+      : "No items here.";
   $("items-table").hidden = count === 0;
   $("next-page").disabled = !result.next_cursor;
   $("list-status").textContent = `Page ${list.trail.length + 1}: ${count} item${count === 1 ? "" : "s"}.`;

@@ -560,6 +560,10 @@ function hideOutcome() {
   state.outcomeAction = null;
 }
 
+// How long a create keeps retrying a 409 ("still in progress"): an in-progress idempotency
+// record lasts at most as long as the invocation it belongs to (the API function's 20 s
+// timeout; API Gateway gives up on any request at 29 s), so past 30 s a retry takes over.
+const IN_PROGRESS_WAIT_MS = 30_000;
 const CONFLICT = "This item was changed elsewhere — reload to see the current version. Your changes were not saved.";
 const GONE = "This item no longer exists: it was deleted elsewhere.";
 
@@ -766,7 +770,8 @@ async function createItem(fields) {
     state.createAttempt = { key: crypto.randomUUID(), body };
   }
   const attempt = state.createAttempt;
-  for (let tries = 0; ; tries += 1) {
+  let waitUntil = null; // set by the first 409: how long an in-progress record may last
+  for (;;) {
     try {
       const created = await state.api.createItem(fields, attempt.key);
       state.createAttempt = null;
@@ -777,11 +782,16 @@ async function createItem(fields) {
       route();
       return;
     } catch (error) {
-      if (error instanceof ApiError && error.status === 409 && tries < 5) {
-        // The first attempt with this key is still running: wait for its answer.
-        showOutcome("An earlier attempt of this create is still in progress; waiting for its answer…");
-        await sleep((error.retryAfter ?? 1) * 1000);
-        continue;
+      if (error instanceof ApiError && error.status === 409) {
+        // The first attempt with this key is still running, or its in-progress record outlived
+        // it (an outage ate the record's clean-up): the API lets a retry take over once the
+        // invocation it belonged to would have timed out. Wait for that, Retry-After at a time.
+        waitUntil ??= Date.now() + IN_PROGRESS_WAIT_MS;
+        if (Date.now() < waitUntil) {
+          showOutcome("An earlier attempt of this create is still in progress; waiting for its answer…");
+          await sleep((error.retryAfter ?? 1) * 1000);
+          continue;
+        }
       }
       if (error instanceof ApiError && (error.outcomeUnknown || error.status === 409)) {
         showOutcome(

@@ -170,6 +170,7 @@ def test_find_by_name_tag_status_and_id_with_the_state_in_the_address(
     assert (oldest, bool(oldest_cursor)) == ([], True)
     page.get_by_label("Name starts with").fill(f"{seeded.token} item 00")
     page.get_by_role("button", name="Search").click()
+    expect(page.locator("#empty-list")).to_be_visible(timeout=WAIT)
     expect(page.locator("#empty-list")).to_contain_text("older items may still match")
     expect(page.get_by_role("button", name="Next page")).to_be_enabled()
     page.get_by_label("Name starts with").fill(f"{seeded.token} item 2")

@@ -371,7 +371,7 @@ async function renderList(list, { focus = true } = {}) {
   $("empty-list").hidden = count > 0;
   // An empty page with a cursor is not "no matches": the API reads a bounded stretch of the
   // listing per page (a long name prefix filters what it reads), and older items may match.
-  $("empty-list").textContent = result.next_cursor
+  $("empty-list").textContent = count > 0 ? "" : result.next_cursor
     ? "No matches among the items read for this page; older items may still match. Use Next page to search on."
     : describeFilters(list)
       ? "No items match these filters."

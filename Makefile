@@ -108,7 +108,7 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 ## screenshots: refresh web/screenshots/ (the console's screens, taken by the browser tests)
-screenshots: $(STAMP) $(CHROMIUM)
+screenshots: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	E2E_SCREENSHOTS_DIR=web/screenshots $(BIN)/pytest tests/e2e -q
 
 $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)

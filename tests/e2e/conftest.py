@@ -11,9 +11,12 @@ Screenshots go to a temporary directory, so a test run never dirties the work tr
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -42,6 +45,11 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 VIEWPORT: ViewportSize = {"width": 1100, "height": 800}
+# The widths every screen is checked at: a small phone and a laptop.
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+# axe-core from npm (package.json pins it; `make node` installs it), injected into every page.
+AXE = Path(__file__).parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 OpenPage = Callable[..., Page]
 
@@ -110,6 +118,8 @@ def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
 
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
         contexts.append(context)
+        # An init script runs outside the page's CSP, which allows no inline or injected script.
+        context.add_init_script(path=str(axe_source()))
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         page.on("console", on_console)
@@ -161,3 +171,89 @@ def snap(screenshot_dir: Path) -> Callable[..., Path]:
         return path
 
     return take
+
+
+def axe_source() -> Path:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make node` installs axe-core (package.json)")
+    return AXE
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (every rule axe runs by default)."""
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, { resultTypes: ["violations"] });
+            return result.violations.map((v) => ({
+                id: v.id,
+                impact: v.impact,
+                help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return violations
+
+
+def assert_accessible(page: Page, screen: str) -> None:
+    """Zero axe violations and no sideways scrolling, at the phone's width and the laptop's."""
+    original = page.viewport_size
+    try:
+        for size in (PHONE, DESKTOP):
+            page.set_viewport_size(size)
+            violations = axe_violations(page)
+            assert violations == [], f"{screen} at {size['width']} px: {violations}"
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (
+                f"{screen} at {size['width']} px scrolls sideways by {overflow} px"
+            )
+    finally:
+        if original:
+            page.set_viewport_size(original)
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc), parents first."""
+    tree = [pid]
+    for parent in tree:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = (task / "children").read_text().split()
+                tree.extend(int(child) for child in children)
+    return tree
+
+
+def moto_process(live: LiveApi) -> Any:
+    """The emulator's process of this session (the harness starts it first)."""
+    for process in live.processes:
+        args = process.args
+        parts = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+        if any("moto" in str(part) for part in parts):
+            return process
+    raise AssertionError(f"no moto server among {[p.args for p in live.processes]}")
+
+
+@contextlib.contextmanager
+def storage_outage(live: LiveApi) -> Iterator[Callable[[], None]]:
+    """Pause the emulator (SIGSTOP) for the block, as storage that stops answering: requests
+    reach its socket and wait there. Yields ``resume`` (SIGCONT), which the block may call
+    early; the emulator always resumes at the end, even when the test fails."""
+    pids = _process_tree(moto_process(live).pid)
+    resumed = False
+
+    def resume() -> None:
+        nonlocal resumed
+        if not resumed:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+            resumed = True
+
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield resume
+    finally:
+        resume()

@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import FilePayload, Page, expect
 
 from localdev.identity import LOCAL_USERS
-from tests.e2e.conftest import OpenPage
+from tests.e2e.conftest import OpenPage, assert_accessible
 from tests.integration.harness import API_KEY, LiveApi
 
 pytestmark = pytest.mark.integration
@@ -109,6 +109,34 @@ def test_a_viewer_sees_read_only_screens(open_page: OpenPage, live: LiveApi, sna
     expect(page.locator("#upload-form")).to_be_hidden()
     expect(page.locator("#meta-created-by")).to_have_text("editor")
     snap(page, "viewer")
+
+
+def test_every_screen_has_no_axe_violation_at_360_and_1280_px(
+    open_page: OpenPage, live: LiveApi
+) -> None:
+    """axe-core's rules, zero violations, and no sideways scrolling, on the list, an item with
+    an attachment, the create form and a viewer's item, at a phone's width and a laptop's."""
+    item = live.create_item(unique("Accessible"), tags=["a", "b"], attributes={"k": {"n": 1}})
+    attachment = live.request(
+        "POST",
+        f"/items/{item['id']}/attachments",
+        {"filename": "a.txt", "content_type": "text/plain", "size": 1},
+    )
+    assert attachment.status_code == 201, attachment.text
+
+    page = open_page()
+    expect(page.locator("#items-body tr").first).to_be_visible()
+    assert_accessible(page, "list")
+    page = open_page(f"#/items/{item['id']}")
+    expect(page.get_by_role("heading", name=item["name"])).to_be_visible()
+    expect(page.get_by_text("a.txt")).to_be_visible()
+    assert_accessible(page, "item")
+    page = open_page("#/new")
+    expect(page.get_by_label("Name", exact=True)).to_be_visible()
+    assert_accessible(page, "create")
+    page = open_page(f"#/items/{item['id']}", user="viewer")
+    expect(page.get_by_role("heading", name=item["name"])).to_be_visible()
+    assert_accessible(page, "viewer's item")
 
 
 def test_a_refused_write_says_why(open_page: OpenPage, live: LiveApi) -> None:
@@ -357,7 +385,11 @@ def test_upload_an_attachment_then_download_it(
     expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
     row = page.locator("#attachments-body tr", has_text="poster.png")
     expect(row).to_contain_text("image/png")
+    # "Uploaded" once the bucket's upload event is processed (the event feeder, as S3 -> Lambda
+    # would): the page re-reads the attachments until then; 30 s only ends a wait that never ends.
+    expect(row.locator(".upload-state time")).to_be_visible(timeout=30_000)
     expect(row).not_to_contain_text("not yet")
+    expect(page.locator("#notice")).to_contain_text("stored and ready to download")
     snap(page, "attachments")
     assert len(live.bucket_keys(prefix)) == 1
 

@@ -195,8 +195,12 @@ def signed_in(headers: dict[str, str] | None = None) -> dict[str, str]:
 def _local_app() -> Any:
     """The same app in this process, for the test client's routing: the settings its import
     reads (the CORS origin, the stream the cleanup handler names) come from the stack's."""
-    for name in ("CORS_ALLOW_ORIGIN", "ITEMS_TABLE_STREAM_ARN"):
-        os.environ.setdefault(name, STACK_ENVIRONMENT[name])
+    # The function's answers (and their CORS origin) come from the child, on the stack's
+    # environment; this process only routes and runs the authorizer. Its import settles the
+    # route table's CORS configuration for the whole test session, so it takes the origin the
+    # in-process tests run with ("*"), not the stack's.
+    os.environ.setdefault("CORS_ALLOW_ORIGIN", "*")
+    os.environ.setdefault("ITEMS_TABLE_STREAM_ARN", STACK_ENVIRONMENT["ITEMS_TABLE_STREAM_ARN"])
     # The token authorizer runs here, as API Gateway runs it before the function: it trusts the
     # tests' issuer, and the function receives its verified context in the event.
     os.environ.setdefault("AUTH_TRUSTED_ISSUERS", ISSUER.trusted_issuers())

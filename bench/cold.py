@@ -95,12 +95,29 @@ def api_gateway_event(
             "stage": "api",
             "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             "identity": {"sourceIp": "192.0.2.1", "apiKey": "bench-key"},
+            # What the token authorizer hands on for an editor (it runs as its own function,
+            # before this one, and is not part of the API function's cold start).
+            "authorizer": editor_context(),
             "accountId": "123456789012",
             "apiId": "abc123",
         },
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def editor_context() -> dict[str, str]:
+    """``requestContext.authorizer`` as API Gateway passes it after allowing an editor's token."""
+    from chalicelib.auth.permissions import Principal
+
+    principal = Principal(
+        name="bench-editor",
+        subject="bench-editor-sub",
+        kind="person",
+        permissions=frozenset({"items/read", "items/write"}),
+        expires_at=int(time.time()) + 3600,
+    )
+    return {**principal.to_context(), "principalId": principal.name}
 
 
 def get_event(item_id: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 from bench.figures import Figure
 from bench.lambda_apps import FASTAPI, FLOOR, POWERTOOLS, GeneratedApp, write_app
 from localdev.emulator import FAKE_CREDENTIALS, bootstrap, free_port, start_moto_server
+from localdev.identity import editor_authorizer_context
 from localdev.lambda_layout import (
     BENCH_RUNTIME,
     LAYER_REQUIREMENTS,
@@ -97,27 +98,13 @@ def api_gateway_event(
             "identity": {"sourceIp": "192.0.2.1", "apiKey": "bench-key"},
             # What the token authorizer hands on for an editor (it runs as its own function,
             # before this one, and is not part of the API function's cold start).
-            "authorizer": editor_context(),
+            "authorizer": editor_authorizer_context("bench-editor"),
             "accountId": "123456789012",
             "apiId": "abc123",
         },
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
-
-
-def editor_context() -> dict[str, str]:
-    """``requestContext.authorizer`` as API Gateway passes it after allowing an editor's token."""
-    from chalicelib.auth.permissions import Principal
-
-    principal = Principal(
-        name="bench-editor",
-        subject="bench-editor-sub",
-        kind="person",
-        permissions=frozenset({"items/read", "items/write"}),
-        expires_at=int(time.time()) + 3600,
-    )
-    return {**principal.to_context(), "principalId": principal.name}
 
 
 def get_event(item_id: str) -> dict[str, Any]:

@@ -246,6 +246,22 @@ def local_user_token(identity: LocalIdentity, username: str) -> str:
     return token
 
 
+def editor_authorizer_context(name: str = "editor") -> dict[str, str]:
+    """What API Gateway hands the API function in ``requestContext.authorizer`` once the token
+    authorizer allowed an editor's token: for events built by hand (tests, the benchmarks), as
+    Lambda receives them after the authorizer, which runs as a function of its own."""
+    from chalicelib.auth.permissions import Principal
+
+    principal = Principal(
+        name=name,
+        subject=f"{name}-sub",
+        kind="person",
+        permissions=frozenset({"items/read", "items/write"}),
+        expires_at=int(time.time()) + 3600,
+    )
+    return {**principal.to_context(), "principalId": name}
+
+
 # -- the stand-in ------------------------------------------------------------------------------
 
 

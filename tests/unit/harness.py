@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from moto import mock_aws
 
 from localdev.emulator import create_resources
 from localdev.events import EventFeeder, Handlers
+from localdev.identity import editor_authorizer_context
 from tests.tokens import ISSUER, TokenSet
 
 ITEMS = "items-unit"
@@ -84,18 +84,9 @@ EDITOR = object()  # the default caller of InProcessApi.request: a person in the
 
 
 def editor_context(name: str = "editor") -> dict[str, str]:
-    """What API Gateway hands the API function in ``requestContext.authorizer`` after the token
-    authorizer allowed an editor's token (for events built by hand, as Lambda receives them)."""
-    from chalicelib.auth.permissions import Principal
-
-    principal = Principal(
-        name=name,
-        subject=f"{name}-sub",
-        kind="person",
-        permissions=frozenset({"items/read", "items/write"}),
-        expires_at=int(time.time()) + 600,
-    )
-    return {**principal.to_context(), "principalId": name}
+    """What API Gateway hands the API function after the token authorizer allowed an editor's
+    token (for events built by hand, as Lambda receives them)."""
+    return editor_authorizer_context(name)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -592,7 +593,7 @@ def test_the_server_runs_moto_with_both_patches(
 
     served: list[Any] = []
     monkeypatch.setattr(serving, "run_simple", lambda *args, **kwargs: served.append(args))
-    monkeypatch.setattr(moto_server.signal, "signal", lambda *args: None)  # keep pytest's
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # keep pytest's handlers
     moto_server.main(["-p", "0"])
     assert served
     assert Table.query is not moto_classes[Table]["query"]

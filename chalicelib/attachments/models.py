@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.errors import ValidationError
-from chalicelib.items.models import client_error
+from chalicelib.items.validation import client_error
 
 Filename = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 

@@ -29,9 +29,9 @@ class ItemService:
         self._clock = clock
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        # The models (pydantic) are imported by the first write: reads never validate a body,
-        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
-        from chalicelib.items.models import validate_write
+        # Validation (pydantic's core) is imported by the first write: reads never validate a
+        # body, so a cold GET does not pay for it (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.validation import validate_write
 
         return self.repository.create(validate_write(body))
 
@@ -50,7 +50,7 @@ class ItemService:
     def replace(
         self, item_id: str, body: dict[str, Any], expected_version: int | None
     ) -> dict[str, Any]:
-        from chalicelib.items.models import validate_write
+        from chalicelib.items.validation import validate_write
 
         changes = validate_write(body)
         return self._retried(
@@ -86,7 +86,7 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
-        from chalicelib.items.models import (
+        from chalicelib.items.validation import (
             apply_attributes_patch,
             patch_needs_stored_attributes,
             validate_patch,

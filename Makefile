@@ -26,7 +26,7 @@ NODE_BIN := node_modules/.bin
 BASE_REF ?=
 
 .PHONY: run test smoke lint synth bootstrap deploy bytecode bench bench-peers clean venv \
-	screenshots node openapi api-diff
+	screenshots node openapi api-diff fuzz
 
 venv: $(STAMP)
 
@@ -78,6 +78,20 @@ api-diff: $(STAMP) $(NODE_STAMP)
 ## test: lint, then every test (unit, integration over real HTTP, infrastructure, browser)
 test: lint $(CHROMIUM) $(CHECKOV_STAMP)
 	$(BIN)/pytest
+
+## fuzz: the fuzzers at length, for before a release: FUZZ_EXAMPLES (20000) examples per test
+## of our own (tests/unit/test_fuzz.py) and SCHEMATHESIS_EXAMPLES per operation, then the
+## figures (requests, outcomes, accepted per operation) from $(FUZZ_REPORT)
+FUZZ_EXAMPLES ?= 20000
+SCHEMATHESIS_EXAMPLES ?= 500
+SCHEMATHESIS_SCENARIOS ?= 500
+FUZZ_REPORT ?= $(VENV)/fuzz-report.jsonl
+fuzz: $(STAMP)
+	rm -f $(FUZZ_REPORT)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) \
+		SCHEMATHESIS_SCENARIOS=$(SCHEMATHESIS_SCENARIOS) FUZZ_REPORT=$(abspath $(FUZZ_REPORT)) \
+		$(BIN)/pytest tests/unit/test_fuzz.py tests/integration/test_fuzz.py -q -o timeout=0
+	$(BIN)/python -m tests.fuzz_report $(FUZZ_REPORT)
 
 # Debian's chromium for the browser tests (tests/e2e): Playwright drives it, never a browser of
 # its own (that download does not work here). Installed once, as root.

@@ -49,10 +49,16 @@ def log_and_measure(event: Any, get_response: Callable[[Any], Response]) -> Resp
 @app.middleware("http")
 def label_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """Chalice's own refusals (such as the 415 for a content type a route does not accept) are
-    JSON in our error shape but carry no ``Content-Type``; say what they are."""
+    JSON in our error shape but carry no ``Content-Type``; say what they are. Chalice's 415
+    echoes the request's Content-Type whole: say it bounded, controls escaped."""
     response = get_response(event)
     if isinstance(response.body, dict) and header(response.headers, "content-type") is None:
         response.headers["Content-Type"] = JSON
+        if response.body.get("Code") == "UnsupportedMediaType":
+            from chalicelib.text import shown
+
+            sent = shown(header(event.headers, "content-type") or "")
+            response.body["Message"] = f"Content-Type: {sent} is not accepted here"
     return response
 
 

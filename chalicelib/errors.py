@@ -35,10 +35,11 @@ class NotFoundError(ItemsApiError):
 
 class ConflictError(ItemsApiError):
     """Retry later: the same idempotent create is still running, or other writers kept winning
-    the race of a merge patch."""
+    the race of a merge patch. Either clears within moments: ``Retry-After`` says when."""
 
     STATUS_CODE = 409
     CODE = "ConflictError"
+    RETRY_AFTER = 1
 
 
 class PreconditionFailedError(ItemsApiError):

@@ -13,12 +13,23 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.attachments.models import AttachmentCreate, AttachmentPublic
-from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS
-from chalicelib.items.models import ItemPublic, ItemWrite
+from chalicelib.attachments.keys import ATTACHMENT_ID_PATTERN
+from chalicelib.attachments.models import AttachmentCreate, AttachmentPublic, documented_rules
+from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS, KEY_PATTERN
+from chalicelib.items.models import ATTRIBUTE_VALUE, ItemPublic, ItemWrite, attribute_value_schema
+from chalicelib.items.repository import UUID_PATTERN
 from chalicelib.jsonio import MAX_BODY_BYTES
 from chalicelib.openapi_metadata import add_metadata
-from chalicelib.routes.web import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES
+from chalicelib.routes.web import (
+    ATTACHMENT_LISTING_QUERY,
+    DEFAULT_PAGE_SIZE,
+    IF_MATCH_PATTERN,
+    ITEM_LISTING_QUERY,
+    MAX_PAGE_SIZE,
+    STATUSES,
+)
+from chalicelib.settings import AttachmentLimits, attachment_limits
+from chalicelib.text import NO_CONTROLS_PATTERN, NON_BLANK_PATTERN
 
 REF = "#/components/schemas/{model}"
 
@@ -97,11 +108,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_headers=("ETag", "Location"),
     ),
     ("/items", "GET"): Operation(
-        "List items",
-        200,
-        "ItemPage",
-        errors=(400, 429, 503),
-        query=("limit", "cursor", "status", "tag", "name_prefix"),
+        "List items", 200, "ItemPage", errors=(400, 429, 503), query=ITEM_LISTING_QUERY
     ),
     (ITEM, "GET"): Operation(
         "Get an item", 200, "ItemPublic", errors=(404, 429, 503), success_headers=("ETag",)
@@ -144,7 +151,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         200,
         "AttachmentPage",
         errors=(400, 404, 429, 503),
-        query=("limit", "cursor"),
+        query=ATTACHMENT_LISTING_QUERY,
     ),
     (ATTACHMENT, "GET"): Operation(
         "Download an attachment (redirect to a presigned S3 GET)",
@@ -158,12 +165,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }
 
 _PARAMETERS: dict[str, dict[str, Any]] = {
-    "item_id": {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    "item_id": {
+        "name": "item_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": f"^{UUID_PATTERN.pattern}$"},
+    },
     "attachment_id": {
         "name": "attachment_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": f"^{ATTACHMENT_ID_PATTERN.pattern}$"},
     },
     "limit": {
         "name": "limit",
@@ -185,25 +197,42 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "tag": {
         "name": "tag",
         "in": "query",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 50},
+        "description": "Only items carrying this tag (exact, case-sensitive), newest first. "
+        "Cannot be combined with name_prefix: the pair is refused with 400.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 50,
+            "pattern": NO_CONTROLS_PATTERN,
+        },
     },
     "name_prefix": {
         "name": "name_prefix",
         "in": "query",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": "Only items whose name starts with this text, compared after NFKC "
+        "normalization and case folding, newest first. Cannot be combined with tag: the pair "
+        "is refused with 400.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "pattern": NON_BLANK_PATTERN,
+        },
     },
     "If-Match": {
         "name": "If-Match",
         "in": "header",
-        "description": 'The version the write expects: "<version>", a bare integer, or *.',
-        "schema": {"type": "string", "pattern": r'^(\*|"[0-9]{1,15}"|[0-9]{1,15})$'},
+        "description": 'The versions the write may apply to: "<version>" (or a bare integer), a '
+        'list of them, or *. Compared as RFC 9110\'s strong comparison: "01" is not version 1 '
+        'and a weak tag (W/"1") never matches.',
+        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
     },
     "Idempotency-Key": {
         "name": "Idempotency-Key",
         "in": "header",
         "description": f"Repeats within {EXPIRES_AFTER_SECONDS // 3600} h replay the first "
         "response.",
-        "schema": {"type": "string", "pattern": r"^[\x21-\x7e][\x20-\x7e]{0,254}$"},
+        "schema": {"type": "string", "maxLength": 255, "pattern": f"^{KEY_PATTERN}$"},
     },
 }
 
@@ -224,6 +253,16 @@ _ERRORS = {
     429: "Throttled; retry after Retry-After seconds",
     503: "A dependency is unavailable; retry after Retry-After seconds",
 }
+
+
+def _settings_rules(schemas: dict[str, Any], limits: AttachmentLimits) -> None:
+    """The rules that are settings (attachment content types and size), and the schema of an
+    attributes value, which the generated schemas refer to."""
+    schemas[ATTRIBUTE_VALUE] = attribute_value_schema()
+    fields = schemas["AttachmentCreate"]["properties"]
+    rules = documented_rules(limits.allowed_content_types, limits.max_bytes)
+    for name, schema in rules.items():
+        fields[name] = {"title": fields[name].get("title", name), **schema}
 
 
 def _schemas() -> dict[str, Any]:
@@ -250,9 +289,6 @@ def _schemas() -> dict[str, Any]:
     patch.pop("required", None)
     patch["title"] = "ItemPatch"
     schemas["ItemPatch"] = patch
-    # Names are stored trimmed and must keep at least one character.
-    schemas["ItemWrite"]["properties"]["name"]["pattern"] = r"\S"
-    patch["properties"]["name"]["pattern"] = r"\S"
     return schemas
 
 
@@ -303,9 +339,8 @@ def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
     if spec.api_key:
         responses["403"] = {"description": _ERRORS[403], "content": _json("GatewayError")}
     _add_gateway_answers(responses)
-    words = [w.strip("{}").replace(".", "_") for w in path.strip("/").split("/")]
     operation: dict[str, Any] = {
-        "operationId": "_".join([method.lower(), *words]),
+        "operationId": operation_id(path, method),
         "summary": spec.summary,
         "parameters": [_PARAMETERS[n] for n in names],
         "responses": responses,
@@ -321,11 +356,77 @@ def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
     return operation
 
 
-def build_document() -> dict[str, Any]:
-    """The whole OpenAPI document."""
+def operation_id(path: str, method: str) -> str:
+    words = [w.strip("{}").replace(".", "_") for w in path.strip("/").split("/")]
+    return "_".join([method.lower(), *words])
+
+
+def _link(path: str, method: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id(path, method), "parameters": parameters}
+
+
+def _links() -> dict[tuple[str, str], dict[str, Any]]:
+    """OpenAPI links of the success responses: how a client goes from a created resource to
+    the operations on it (schemathesis's stateful phase follows them)."""
+    item = "$response.body#/id"
+    etag = "$response.header.ETag"
+    on_item = {
+        "GetItem": _link(ITEM, "GET", item_id=item),
+        "ReplaceItem": _link(ITEM, "PUT", item_id=item, **{"header.If-Match": etag}),
+        "PatchItem": _link(ITEM, "PATCH", item_id=item, **{"header.If-Match": etag}),
+        "DeleteItem": _link(ITEM, "DELETE", item_id=item, **{"header.If-Match": etag}),
+        "CreateAttachment": _link(ATTACHMENTS, "POST", item_id=item),
+        "ListAttachments": _link(ATTACHMENTS, "GET", item_id=item),
+    }
+    attachment = {
+        "item_id": "$request.path.item_id",
+        "attachment_id": "$response.body#/attachment/id",
+    }
+    return {
+        ("/items", "POST"): on_item,
+        (ITEM, "PUT"): on_item,
+        (ITEM, "PATCH"): on_item,
+        ("/items", "GET"): {
+            "GetListedItem": _link(ITEM, "GET", item_id="$response.body#/items/0/id"),
+            "NextPage": _link(
+                "/items",
+                "GET",
+                **{"query.cursor": "$response.body#/next_cursor"},
+            ),
+        },
+        (ATTACHMENTS, "POST"): {
+            "GetAttachment": _link(ATTACHMENT, "GET", **attachment),
+            "DeleteAttachment": _link(ATTACHMENT, "DELETE", **attachment),
+        },
+        (ATTACHMENTS, "GET"): {
+            "GetListedAttachment": _link(
+                ATTACHMENT,
+                "GET",
+                item_id="$request.path.item_id",
+                attachment_id="$response.body#/items/0/id",
+            ),
+            "NextAttachments": _link(
+                ATTACHMENTS,
+                "GET",
+                item_id="$request.path.item_id",
+                **{"query.cursor": "$response.body#/next_cursor"},
+            ),
+        },
+    }
+
+
+def build_document(limits: AttachmentLimits | None = None) -> dict[str, Any]:
+    """The whole OpenAPI document (the attachment rules come from ``limits``, by default this
+    environment's)."""
     paths: dict[str, dict[str, Any]] = {}
+    links = _links()
     for (path, method), spec in OPERATIONS.items():
-        paths.setdefault(path, {})[method.lower()] = _operation(path, method, spec)
+        operation = _operation(path, method, spec)
+        if (path, method) in links:
+            operation["responses"][str(spec.success)]["links"] = links[(path, method)]
+        paths.setdefault(path, {})[method.lower()] = operation
+    schemas = _schemas()
+    _settings_rules(schemas, limits or attachment_limits())
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -336,7 +437,7 @@ def build_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": schemas,
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
         },
     }

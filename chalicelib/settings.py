@@ -20,6 +20,10 @@ LOCAL_API_KEY = "LOCAL_API_KEY"
 MAX_ATTACHMENT_BYTES = "MAX_ATTACHMENT_BYTES"
 ALLOWED_CONTENT_TYPES = "ALLOWED_CONTENT_TYPES"
 
+# The deployed function's timeout (infrastructure/config.py's LAMBDA_TIMEOUT_S, a test keeps them
+# equal): what locally stands in for a Lambda invocation's remaining time.
+FUNCTION_TIMEOUT_SECONDS = 20
+
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 DEFAULT_ALLOWED_CONTENT_TYPES = (
     "image/png",
@@ -59,17 +63,7 @@ class Settings:
     @classmethod
     def from_environment(cls) -> Settings:
         items_table = _required(ITEMS_TABLE_NAME)
-        max_bytes_text = os.environ.get(MAX_ATTACHMENT_BYTES, "").strip()
-        try:
-            max_bytes = int(max_bytes_text) if max_bytes_text else DEFAULT_MAX_ATTACHMENT_BYTES
-        except ValueError as exc:
-            raise MissingSettingError(f"{MAX_ATTACHMENT_BYTES} must be an integer") from exc
-        types_text = os.environ.get(ALLOWED_CONTENT_TYPES, "").strip()
-        allowed_types = (
-            tuple(t.strip().lower() for t in types_text.split(",") if t.strip())
-            if types_text
-            else DEFAULT_ALLOWED_CONTENT_TYPES
-        )
+        limits = attachment_limits()
         return cls(
             items_table_name=items_table,
             idempotency_table_name=_required(IDEMPOTENCY_TABLE_NAME),
@@ -79,9 +73,34 @@ class Settings:
             # acceptable default when no dedicated secret is configured.
             cursor_secret=os.environ.get(CURSOR_SECRET, items_table).encode(),
             local_api_key=os.environ.get(LOCAL_API_KEY) or None,
-            max_attachment_bytes=max_bytes,
-            allowed_content_types=allowed_types,
+            max_attachment_bytes=limits.max_bytes,
+            allowed_content_types=limits.allowed_content_types,
         )
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    """The settings that are rules of a request (the OpenAPI document states them)."""
+
+    max_bytes: int
+    allowed_content_types: tuple[str, ...]
+
+
+def attachment_limits() -> AttachmentLimits:
+    """The attachment limits of this environment (defaults where unset): needs nothing else, so
+    the document can be built anywhere, its committed copy with the defaults."""
+    max_bytes_text = os.environ.get(MAX_ATTACHMENT_BYTES, "").strip()
+    try:
+        max_bytes = int(max_bytes_text) if max_bytes_text else DEFAULT_MAX_ATTACHMENT_BYTES
+    except ValueError as exc:
+        raise MissingSettingError(f"{MAX_ATTACHMENT_BYTES} must be an integer") from exc
+    types_text = os.environ.get(ALLOWED_CONTENT_TYPES, "").strip()
+    allowed_types = (
+        tuple(t.strip().lower() for t in types_text.split(",") if t.strip())
+        if types_text
+        else DEFAULT_ALLOWED_CONTENT_TYPES
+    )
+    return AttachmentLimits(max_bytes=max_bytes, allowed_content_types=allowed_types)
 
 
 @lru_cache(maxsize=1)

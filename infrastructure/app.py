@@ -17,7 +17,7 @@ from aws_cdk import App, Environment, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402
 
 from infrastructure.account import ACCOUNT_STACK_NAME, ItemsApiAccountStack  # noqa: E402
-from infrastructure.config import DeploymentSettings  # noqa: E402
+from infrastructure.config import AccountSettings, DeploymentSettings  # noqa: E402
 from infrastructure.stack import ItemsApiStack  # noqa: E402
 
 
@@ -37,6 +37,7 @@ def build(app: App) -> Stacks:
     account = ItemsApiAccountStack(
         app,
         ACCOUNT_STACK_NAME,
+        settings=AccountSettings.from_context(app.node.try_get_context),
         env=environment,
         description="Items API: account- and region-wide settings (deployed once)",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +23,28 @@ LAMBDA_MEMORY_MB = 512
 # Gateway gives up after 29 s, so 20 s leaves room without letting a stuck call run long.
 LAMBDA_TIMEOUT_S = 20
 API_STAGE = "api"
+# The alias API Gateway, the stream and the upload rule invoke: a published version of each
+# function (code and configuration together), moved by CodeDeploy for the API handler.
+LIVE_ALIAS = "live"
+# CodeDeploy's predefined Lambda configurations (CodeDeployDefault.Lambda<Type>), as SAM names them.
+DEPLOYMENT_TYPES = (
+    "AllAtOnce",
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+)
+DEFAULT_DEPLOYMENT_TYPE = {"dev": "AllAtOnce", "prod": "Canary10Percent5Minutes"}
+# SnapStart supports Python from 3.12 (Lambda Developer Guide, "Improving startup performance
+# with Lambda SnapStart", supported runtimes).
+SNAP_START_MIN_PYTHON = (3, 12)
+# The commercial regions the same guide lists as without SnapStart (Asia Pacific: New Zealand,
+# Taipei).
+SNAP_START_UNSUPPORTED_REGIONS = frozenset({"ap-southeast-6", "ap-east-2"})
 SERVICE_NAME = "items-api"
 METRICS_NAMESPACE = "ItemsApi"
 
@@ -53,6 +76,12 @@ class DeploymentSettings:
     quota_limit_per_day: int
     waf_rate_limit_per_5min: int
     log_retention_days: int
+    #: CodeDeploy's traffic shifting for the API handler's alias (context deploymentPreference).
+    deployment_type: str = "AllAtOnce"
+    #: SnapStart on the API handler's published versions (context snapStart).
+    snap_start: bool = False
+    #: Provisioned concurrency on the API handler's alias, or None (provisionedConcurrency).
+    provisioned_concurrency: int | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -105,6 +134,7 @@ class DeploymentSettings:
             quota_limit_per_day=number("quotaLimitPerDay"),
             waf_rate_limit_per_5min=number("wafRateLimitPer5Min"),
             log_retention_days=number("logRetentionDays"),
+            **_release_options(get, stage, region),
         )
         settings.check_capacity()
         return settings
@@ -131,9 +161,117 @@ class DeploymentSettings:
                 )
 
 
+def _release_options(get: Any, stage: str, region: str) -> dict[str, Any]:
+    """How the API handler's alias is moved and warmed: deploymentPreference, snapStart and
+    provisionedConcurrency (the two cold-start options exclude each other)."""
+    deployment_type = (
+        str(get("deploymentPreference") or "").strip() or (DEFAULT_DEPLOYMENT_TYPE[stage])
+    )
+    if deployment_type not in DEPLOYMENT_TYPES:
+        raise ValueError(
+            f"context deploymentPreference must be one of {', '.join(DEPLOYMENT_TYPES)}, "
+            f"not {deployment_type!r}"
+        )
+    snap_start = _flag(get("snapStart"), "snapStart")
+    concurrency_value = get("provisionedConcurrency")
+    text = "" if concurrency_value in (None, False) else str(concurrency_value).strip()
+    if text and not text.isdigit():
+        raise ValueError(
+            f"context provisionedConcurrency must be a whole number, not {concurrency_value!r}"
+        )
+    concurrency = int(text) if text else 0
+    if snap_start and concurrency:
+        # Lambda refuses it: "SnapStart does not support provisioned concurrency".
+        raise ValueError(
+            "context snapStart and provisionedConcurrency exclude each other (Lambda does not "
+            "support SnapStart with provisioned concurrency): set one of them"
+        )
+    if snap_start:
+        check_snap_start(LAMBDA_RUNTIME, region)
+    return {
+        "deployment_type": deployment_type,
+        "snap_start": snap_start,
+        "provisioned_concurrency": concurrency or None,
+    }
+
+
+def check_snap_start(runtime: str, region: str) -> None:
+    """Refuse what Lambda would refuse at deploy time for SnapStart on this runtime and region.
+
+    The other limits (no provisioned concurrency, no EFS, at most 512 MB of ephemeral storage)
+    are the stack's: provisioned concurrency is refused above, and the functions mount no file
+    system and keep the default /tmp (tests/infrastructure/test_release.py pins both).
+    """
+    if not runtime.startswith("python") or runtime_python(runtime) < SNAP_START_MIN_PYTHON:
+        raise ValueError(f"context snapStart needs python3.12 or later, not {runtime}")
+    if region in SNAP_START_UNSUPPORTED_REGIONS:
+        raise ValueError(f"context snapStart: Lambda offers no SnapStart in {region}")
+
+
+def runtime_python(runtime: str) -> tuple[int, int]:
+    """(3, 13) for "python3.13"."""
+    major, minor = runtime.removeprefix("python").split(".")
+    return int(major), int(minor)
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A boolean context value: JSON true/false from cdk.json, or the strings -c passes."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "false", "0", "no", "off"):
+        return False
+    if text in ("true", "1", "yes", "on"):
+        return True
+    raise ValueError(f"context {key} must be true or false, not {value!r}")
+
+
 def _domain(name: str | None, certificate: str | None, zone: str | None) -> CustomDomain | None:
     if not name:
         return None
     if not certificate:
         raise ValueError(f"domain {name} needs its certificate ARN in context")
     return CustomDomain(name=name, certificate_arn=certificate, hosted_zone_id=zone)
+
+
+# GitHub's names: an owner (user or organization) of up to 39 letters, digits and single inner
+# hyphens; a repository of up to 100 letters, digits, ".", "_" and "-". No wildcard can pass.
+_GITHUB_REPOSITORY = re.compile(
+    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]{1,100})"
+)
+_OIDC_PROVIDER_ARN = re.compile(
+    r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com"
+)
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """What the account stack (``ItemsApi-account``) takes from context."""
+
+    #: owner/name of the repository whose workflows may deploy, or None (no deploy role).
+    github_repository: str | None
+    #: The account's GitHub OIDC provider when one exists already (IAM allows one per URL).
+    github_oidc_provider_arn: str | None
+
+    @classmethod
+    def from_context(cls, get: Any) -> AccountSettings:
+        """Build from a ``node.try_get_context``-like getter; empty strings mean unset."""
+        repository = str(get("githubRepository") or "").strip() or None
+        if repository is not None:
+            repository = repository.removeprefix("https://github.com/").removesuffix(".git")
+            match = _GITHUB_REPOSITORY.fullmatch(repository)
+            if match is None or match["name"] in (".", ".."):
+                raise ValueError(
+                    "context githubRepository must be the repository as GitHub names it, "
+                    f"owner/name (e.g. octo-org/items-api), not {get('githubRepository')!r}"
+                )
+        provider = str(get("githubOidcProviderArn") or "").strip() or None
+        if provider is not None and _OIDC_PROVIDER_ARN.fullmatch(provider) is None:
+            raise ValueError(
+                "context githubOidcProviderArn must be the ARN of the account's provider for "
+                "token.actions.githubusercontent.com (arn:aws:iam::<account>:oidc-provider/"
+                f"token.actions.githubusercontent.com), not {provider!r}"
+            )
+        if provider is not None and repository is None:
+            raise ValueError("context githubOidcProviderArn is used only with githubRepository")
+        return cls(github_repository=repository, github_oidc_provider_arn=provider)

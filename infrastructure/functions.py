@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnResource, Duration, Stack
+from aws_cdk import CfnResource, Duration, Fn, Stack
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -26,6 +27,7 @@ from infrastructure.config import (
     LAMBDA_MEMORY_MB,
     LAMBDA_RUNTIME,
     LAMBDA_TIMEOUT_S,
+    LIVE_ALIAS,
     METRICS_NAMESPACE,
     SERVICE_NAME,
 )
@@ -40,6 +42,8 @@ FUNCTION_ID = "APIHandler"
 UPLOADS_ID = "ConfirmUpload"
 CLEANUP_ID = "CleanUpRemovedRecords"
 REST_API_ID = "RestAPI"
+# The permission Chalice generates for API Gateway to invoke the API handler.
+INVOKE_PERMISSION_ID = f"{FUNCTION_ID}InvokePermission"
 # The event of the cleanup's ``@app.on_dynamodb_record`` in Chalice's template.
 CLEANUP_EVENT = f"{CLEANUP_ID}DynamodbEventSource"
 
@@ -158,6 +162,12 @@ class Functions(Construct):
                 description=description,
                 checkov_reasons=reasons,
             )
+        for function in self.functions.values():
+            publish_behind_alias(function)
+        #: API Gateway's permission to invoke the API handler: on the alias it integrates with.
+        self.invoke_permission = self.chalice.get_resource(INVOKE_PERMISSION_ID)
+        self.invoke_permission.add_property_override("FunctionName", alias_arn(FUNCTION_ID))
+        acknowledge(self.invoke_permission, ALIAS_REFERENCE)
         self.functions[UPLOADS_ID].add_property_override(
             "DeadLetterQueue", {"Type": "SQS", "TargetArn": self.upload_dead_letters.queue_arn}
         )
@@ -166,6 +176,36 @@ class Functions(Construct):
     @property
     def api_handler(self) -> CfnResource:
         return self.functions[FUNCTION_ID]
+
+    def release_api_handler(
+        self,
+        *,
+        deployment_type: str,
+        alarms: list[cw.IAlarm],
+        snap_start: bool,
+        provisioned_concurrency: int | None,
+    ) -> None:
+        """How a new version of the API handler reaches the alias, and how the alias stays warm.
+
+        CodeDeploy shifts the alias from the old version to the new one as ``deployment_type``
+        says and moves it back by itself when an alarm fires meanwhile. Called once the alarms
+        exist: they measure the function by name, so the SAM function names them in turn. After
+        the SAM transform only the deployment group refers to the alarms, so there is no cycle.
+        """
+        handler = self.api_handler
+        handler.add_property_override(
+            "DeploymentPreference",
+            {"Type": deployment_type, "Alarms": [alarm.alarm_name for alarm in alarms]},
+        )
+        if snap_start:
+            # Published versions only: the alias always points at one.
+            handler.add_property_override("SnapStart", {"ApplyOn": "PublishedVersions"})
+        if provisioned_concurrency:
+            # SAM puts it on the alias (ProvisionedConcurrencyConfig of AWS::Lambda::Alias).
+            handler.add_property_override(
+                "ProvisionedConcurrencyConfig",
+                {"ProvisionedConcurrentExecutions": provisioned_concurrency},
+            )
 
     def _wire_stream(self, cleanup: CfnResource) -> None:
         """The stream's event source as chalicelib.schema describes it: removals only, a failing
@@ -185,6 +225,33 @@ class Functions(Construct):
                 },
             },
         )
+
+
+def publish_behind_alias(fn: CfnResource) -> None:
+    """Publish a version of ``fn`` on every change and point the ``live`` alias at it.
+
+    SAM points the function's own event sources (the stream mapping) at the alias. A version
+    holds code and configuration together, so a release switches both at once, never new code
+    with old variables. By default SAM publishes only when the code changes: a changed variable
+    or layer would then never reach the alias, hence every property counts.
+    """
+    fn.add_property_override("AutoPublishAlias", LIVE_ALIAS)
+    fn.add_property_override("AutoPublishAliasAllProperties", True)
+
+
+def alias_arn(function_id: str) -> str:
+    """The ARN of a function's ``live`` alias (SAM resolves ``<function>.Alias``).
+
+    Acknowledge ``ALIAS_REFERENCE`` on what refers to it: CDK's template check runs before the
+    SAM transform, where the alias does not exist yet.
+    """
+    return Fn.ref(f"{function_id}.Alias")
+
+
+ALIAS_REFERENCE = {
+    "CloudFormation-Validate::F1020": "<function>.Alias names the alias SAM creates for "
+    "AutoPublishAlias; the transform resolves it (cfn-lint, which expands SAM, checks it)"
+}
 
 
 _LOAD_BOUNDED = (

@@ -17,6 +17,9 @@ from infrastructure.config import API_STAGE, METRICS_NAMESPACE, SERVICE_NAME
 from infrastructure.nag import acknowledge
 
 PERIOD = Duration.minutes(5)
+# The alarms that stop a release of the API handler (CodeDeploy moves the alias back): the API's
+# 5XX rate and p99 latency, and the function's errors.
+RELEASE_ALARM_IDS = ("Api5xxRate", "ApiLatencyP99", "LambdaErrors")
 _TABLE_OPERATIONS = [
     dynamodb.Operation.GET_ITEM,
     dynamodb.Operation.PUT_ITEM,
@@ -280,6 +283,12 @@ class Monitoring(Construct):
                 right=[iterator_age, cleanup_dead_letters_visible],
             ),
         )
+
+    @property
+    def release_alarms(self) -> list[cw.IAlarm]:
+        """The alarms a canary release of the API handler is watched by."""
+        found = [self.node.find_child(alarm_id) for alarm_id in RELEASE_ALARM_IDS]
+        return [alarm for alarm in found if isinstance(alarm, cw.Alarm)]
 
     def _let_alarms_publish(self) -> None:
         """CloudWatch may publish to the topic on behalf of exactly this stack's alarms."""

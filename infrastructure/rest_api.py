@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnResource, Fn
+from aws_cdk import Aws, CfnResource, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sam as sam
 from constructs import Construct
 
 from infrastructure.config import API_STAGE
-from infrastructure.functions import REST_API_ID
+from infrastructure.functions import FUNCTION_ID, REST_API_ID, alias_arn
 from infrastructure.nag import acknowledge, checkov_skip
 
 # The stage resource SAM creates from the API: things bound to the stage must wait for it, or the
@@ -95,6 +95,7 @@ class RestApi(Construct):
             "DefinitionBody.x-amazon-apigateway-gateway-responses",
             gateway_responses(cors_allow_origin, _preflight_allow_headers(api)),
         )
+        integrate_with_alias(api, FUNCTION_ID)
         checkov_skip(
             api,
             {
@@ -118,6 +119,43 @@ class RestApi(Construct):
             f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis/{self.api.ref}"
             f"/stages/{API_STAGE}"
         )
+
+
+def integrate_with_alias(api: sam.CfnApi, function_id: str) -> None:
+    """Point every integration Chalice made with the function at its ``live`` alias instead.
+
+    Chalice's Swagger invokes ``${<function>.Arn}`` (the unpublished $LATEST), which CodeDeploy
+    never moves; ``<function>.Alias`` is the alias SAM creates (AutoPublishAlias).
+    """
+    body = api.definition_body
+    assert isinstance(body, dict)
+    chalice_uri = f"${{{function_id}.Arn}}"
+    stack = Stack.of(api)
+    rewritten = 0
+    for path, methods in body["paths"].items():
+        for method, operation in methods.items():
+            # The construct hands the template's intrinsics back as tokens.
+            uri = stack.resolve(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
+            if not isinstance(uri, dict) or chalice_uri not in str(uri.get("Fn::Sub")):
+                continue
+            # Dots in a path ("/openapi.json") are escaped: the override path splits on them.
+            escaped = path.replace(".", "\\.")
+            # The alias as a variable of the Sub, not ``${<function>.Alias}`` in its string:
+            # SAM resolves both, but a linter reading the string takes ``.Alias`` for an
+            # attribute of the function (cfn-lint E1019), whereas ``Ref <function>.Alias`` is
+            # the documented form.
+            api.add_property_override(
+                f"DefinitionBody.paths.{escaped}.{method}.x-amazon-apigateway-integration.uri",
+                {
+                    "Fn::Sub": [
+                        uri["Fn::Sub"].replace(chalice_uri, "${LiveAlias}"),
+                        {"LiveAlias": alias_arn(function_id)},
+                    ]
+                },
+            )
+            rewritten += 1
+    if not rewritten:
+        raise RuntimeError(f"no integration of the REST API invokes {function_id}")
 
 
 def gateway_responses(origin: str, allow_headers: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from infrastructure.functions import (
     CLEANUP_ID,
     UPLOADS_ID,
     Functions,
+    alias_arn,
     function_environment,
 )
 from infrastructure.monitoring import Monitoring
@@ -135,7 +136,7 @@ class ItemsApiStack(Stack):
             self,
             "UploadEvents",
             bucket=data.assets_bucket,
-            confirmer=functions.functions[UPLOADS_ID],
+            confirmer_arn=alias_arn(UPLOADS_ID),
             dead_letters=functions.upload_dead_letters,
         )
         api_name = f"{SERVICE_NAME}-{settings.stage}"
@@ -178,6 +179,12 @@ class ItemsApiStack(Stack):
             tables={"Items": data.items_table, "Idempotency": data.idempotency_table},
             alarm_email=settings.alarm_email,
             removal_policy=removal,
+        )
+        functions.release_api_handler(
+            deployment_type=settings.deployment_type,
+            alarms=monitoring.release_alarms,
+            snap_start=settings.snap_start,
+            provisioned_concurrency=settings.provisioned_concurrency,
         )
 
         Aspects.of(self).add(ScopeServiceRoleTrusts())

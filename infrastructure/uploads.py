@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, CfnResource, Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -11,6 +11,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from chalicelib.schema import uploads_event_pattern
+from infrastructure.functions import ALIAS_REFERENCE
+from infrastructure.nag import acknowledge
 
 
 class UploadEvents(Construct):
@@ -28,7 +30,7 @@ class UploadEvents(Construct):
         construct_id: str,
         *,
         bucket: s3.IBucket,
-        confirmer: CfnResource,
+        confirmer_arn: str,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -48,10 +50,13 @@ class UploadEvents(Construct):
             "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
             "the rule and its target function are in the same stack",
         )
+        acknowledge(self.rule, ALIAS_REFERENCE)  # the target and its invoke permission
         function = lambda_.Function.from_function_attributes(
             self,
             "ConfirmerFunction",
-            function_arn=confirmer.get_att("Arn").to_string(),
+            # The live alias: the published version with its configuration (the target and
+            # EventBridge's invoke permission both name it).
+            function_arn=confirmer_arn,
             same_environment=True,  # lets the target grant EventBridge the invoke permission
         )
         self.rule.add_target(

@@ -8,30 +8,119 @@ once ``chalice local`` stopped refusing connections beyond five). This serves mo
 application with DynamoDB requests taken one at a time, which is what makes conditions hold;
 moto answers each in milliseconds. Everything else (S3 uploads) stays concurrent.
 
+It also honours ``TransactWriteItems``' ``ClientRequestToken``, which moto ignores. botocore fills
+the token in once per call and sends it again on every retry; DynamoDB answers a repeat of a
+completed, successful transaction with the same token (within 10 minutes) with success and
+changes nothing, and a repeat with other parameters with ``IdempotentParameterMismatchException``.
+Without that, a create whose first attempt was applied but answered after the client's read
+timeout failed its own ``attribute_not_exists`` condition on the retry: a 500 for a write that
+had succeeded.
+
 ``python -m localdev.moto_server -H HOST -p PORT`` (run through ``localdev.guard``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
+import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # X-Amz-Target of DynamoDB's JSON protocol (and of its streams): DynamoDB_20120810.UpdateItem
 SERIALIZED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
+TRANSACT_WRITE_TARGET = "DynamoDB_20120810.TransactWriteItems"
+# How long DynamoDB holds a client request token after its transaction completed.
+TOKEN_LIFETIME_SECONDS = 600.0
+
+
+class _Answer:
+    """A WSGI answer's status and headers, recorded so that it can be given again."""
+
+    def __init__(self) -> None:
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+        self.status, self.headers = status, list(headers)
+
+
+class TransactionTokens:
+    """Successful ``TransactWriteItems`` answers by client request token, as DynamoDB keeps them.
+
+    Called with the serializing lock held, so a token's first use and its replay never overlap.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # token -> (digest of the request's other parameters, status, headers, body, completed at)
+        self._completed: dict[str, tuple[str, str, list[tuple[str, str]], bytes, float]] = {}
+
+    def handle(
+        self, app: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = {}
+        token = request.pop("ClientRequestToken", None) if isinstance(request, dict) else None
+        if not isinstance(token, str):
+            return list(app(environ, start_response))
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        now = self._clock()
+        self._completed = {
+            t: kept for t, kept in self._completed.items() if now - kept[4] < TOKEN_LIFETIME_SECONDS
+        }
+        if token in self._completed:
+            seen, status, headers, answer, _ = self._completed[token]
+            if seen != digest:
+                return self._mismatch(start_response)
+            start_response(status, headers)
+            return [answer]
+        recorded = _Answer()
+        answer = b"".join(app(environ, recorded.start_response))
+        if recorded.status.startswith("200"):
+            self._completed[token] = (digest, recorded.status, recorded.headers, answer, now)
+        start_response(recorded.status, recorded.headers)
+        return [answer]
+
+    @staticmethod
+    def _mismatch(start_response: Callable[..., Any]) -> list[bytes]:
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                "message": "The request uses the same client token as a previous, but non-identical"
+                " request.",
+            }
+        ).encode()
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
 
 def serialize_dynamodb(app: WsgiApp) -> WsgiApp:
-    """``app`` with DynamoDB requests handled one at a time, each answered in full."""
+    """``app`` with DynamoDB requests handled one at a time, each answered in full, and
+    transactions' client request tokens honoured (:class:`TransactionTokens`)."""
     lock = threading.Lock()
+    tokens = TransactionTokens()
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith(SERIALIZED_TARGETS):
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if target.startswith(SERIALIZED_TARGETS):
             with lock:
+                if target == TRANSACT_WRITE_TARGET:
+                    return tokens.handle(app, environ, start_response)
                 return list(app(environ, start_response))
         return app(environ, start_response)
 

@@ -9,7 +9,8 @@ import time
 from chalicelib.items.repository import is_item_id
 from chalicelib.schema import ATTACHMENTS_PREFIX
 
-ATTACHMENT_ID_PATTERN = re.compile(r"^[0-9a-f]{28}$")
+# Matched against the whole string (fullmatch): "$" would also match before a trailing newline.
+ATTACHMENT_ID_PATTERN = re.compile(r"[0-9a-f]{28}")
 
 
 def new_attachment_id() -> str:
@@ -18,7 +19,7 @@ def new_attachment_id() -> str:
 
 
 def is_attachment_id(value: str) -> bool:
-    return bool(ATTACHMENT_ID_PATTERN.match(value))
+    return ATTACHMENT_ID_PATTERN.fullmatch(value) is not None
 
 
 def item_prefix(item_id: str) -> str:

@@ -25,8 +25,9 @@ from chalicelib.attachments.repository import (
 from chalicelib.attachments.storage import FileStorage
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import NotFoundError, ValidationError
-from chalicelib.items.repository import is_item_id
+from chalicelib.items.repository import is_item_id, missing_item
 from chalicelib.schema import EXPIRES_AT, ITEM_RECORD
+from chalicelib.text import shown
 from chalicelib.timestamps import utc_now
 
 MAX_ATTACHMENTS_PER_ITEM = 100
@@ -35,6 +36,13 @@ UPLOAD_EXPIRES_SECONDS = 15 * 60
 # upload that started just before the POST expired may still be arriving.
 UPLOAD_GRACE_SECONDS = 60 * 60
 DOWNLOAD_EXPIRES_SECONDS = 5 * 60
+
+
+def missing_attachment(item_id: str, attachment_id: str) -> NotFoundError:
+    """The 404 of an attachment (ids echoed only up to a bounded length, controls escaped)."""
+    return NotFoundError(
+        f"attachment {shown(attachment_id)} of item {shown(item_id)} does not exist"
+    )
 
 
 def _public(attachment_id: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +90,7 @@ class AttachmentService:
     def create(self, item_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Record a pending attachment and presign the S3 POST that uploads its file."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         request = validate_create(body, allowed_types=self._allowed, max_bytes=self._max_bytes)
         attachment_id = new_attachment_id()
         record = {
@@ -133,7 +141,7 @@ class AttachmentService:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of an item's attachments, oldest first (abandoned uploads left out)."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         scope = f"attachments:{item_id}"
         after = None
         if cursor:
@@ -154,7 +162,7 @@ class AttachmentService:
         record here.
         """
         if not is_item_id(item_id) or not is_attachment_id(attachment_id):
-            raise NotFoundError(f"attachment {attachment_id} of item {item_id} does not exist")
+            raise missing_attachment(item_id, attachment_id)
         record = self._repository.get(item_id, attachment_id)
         key = object_key(item_id, attachment_id)
         if record.get("upload_state") != UPLOADED:
@@ -179,7 +187,7 @@ class AttachmentService:
         after the record is gone is removed when S3 reports it (``confirm_upload``).
         """
         if not is_item_id(item_id) or not is_attachment_id(attachment_id):
-            raise NotFoundError(f"attachment {attachment_id} of item {item_id} does not exist")
+            raise missing_attachment(item_id, attachment_id)
         self._repository.remove(item_id, attachment_id)
         self._files.delete(object_key(item_id, attachment_id))
 

@@ -51,13 +51,19 @@ from chalicelib.schema import (
     STATUS_INDEX,
     GlobalIndex,
 )
+from chalicelib.text import shown
 from chalicelib.timestamps import utc_now
 
-UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# Matched against the whole string (fullmatch): "$" would also match before a trailing newline.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 STORAGE = "storage"
 # BatchGetItem may leave keys unprocessed when throttled; ask for them once more (each attempt
 # may take the SDK's worst case, and a listing page must answer inside the Lambda timeout).
 BATCH_GET_ATTEMPTS = 2
+# How many rounds of the listing a page may read to fill itself when entries turn out not to
+# match (a name prefix longer than the indexed one, or entries not yet cleaned up): each round
+# costs about a page, and a page that is still short after them carries its next_cursor.
+FILL_ROUNDS = 4
 
 _ID = ITEMS_TABLE.partition_key.name
 _SK = ITEMS_TABLE.sort_key.name if ITEMS_TABLE.sort_key else "sk"
@@ -88,9 +94,14 @@ def listing_scope(status: str | None, listing_filter: Filter | None) -> str:
     return f"{scope}:filter={digest}"
 
 
+def missing_item(item_id: str) -> NotFoundError:
+    """The 404 of an item id (echoed only up to a bounded length, controls escaped)."""
+    return NotFoundError(f"item {shown(item_id)} does not exist")
+
+
 def is_item_id(value: str) -> bool:
     """Whether ``value`` is an id this API could have assigned (lowercase UUID4)."""
-    return bool(UUID_PATTERN.match(value))
+    return UUID_PATTERN.fullmatch(value) is not None
 
 
 def item_key(item_id: str) -> dict[str, dict[str, str]]:
@@ -138,7 +149,7 @@ class ItemRepository:
         """404 or 412 for a failed condition, from the item DynamoDB returned with the failure."""
         old = getattr(exc, "response", {}).get("Item")
         if not old:
-            return NotFoundError(f"item {item_id} does not exist")
+            return missing_item(item_id)
         stored = int(self._from_dynamo(old)["version"])
         return PreconditionFailedError(
             f"If-Match: item {item_id} is at version {stored}, not {expected_version}"
@@ -241,7 +252,7 @@ class ItemRepository:
 
     def _get_record(self, item_id: str, projection: str, names: dict[str, str]) -> dict[str, Any]:
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         with translated_aws_errors(STORAGE):
             response = self._client.get_item(
                 TableName=self._table,
@@ -251,7 +262,7 @@ class ItemRepository:
                 ExpressionAttributeNames=names,
             )
         if "Item" not in response:
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         return self._from_dynamo(response["Item"])
 
     def update(
@@ -270,7 +281,7 @@ class ItemRepository:
         conditional ``UpdateItem``.
         """
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         if not LISTED_FIELDS & set(changes):
             return self._update_in_place(item_id, changes, expected_version)
         stored = current if current is not None else self.get(item_id)
@@ -356,7 +367,7 @@ class ItemRepository:
             if reason.get("Code") != "ConditionalCheckFailed":
                 raise
             if not reason.get("Item"):
-                raise NotFoundError(f"item {item_id} does not exist") from exc
+                raise missing_item(item_id) from exc
             # Another write came between the read and this one: nothing was written.
             raise ConcurrentWriteError(item_id) from exc
         return self._public(updated)
@@ -364,7 +375,7 @@ class ItemRepository:
     def delete(self, item_id: str, expected_version: int | None) -> None:
         """Delete the item record (its attachments follow through the table's stream)."""
         if not is_item_id(item_id):
-            raise NotFoundError(f"item {item_id} does not exist")
+            raise missing_item(item_id)
         condition, values = self._write_condition(expected_version)
         kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
         self._conditional_write(
@@ -392,7 +403,10 @@ class ItemRepository:
         without a status) are queried in parallel and merged (``listing.merge_page``); the
         page's items are then read with one eventually consistent ``BatchGetItem``, as an
         index is eventually consistent anyway. An item the index still lists but that no longer
-        belongs there (deleted, another status, another name or tags) is left out.
+        belongs there (deleted, another status, another name or tags), or whose name only shares
+        the indexed first characters of a longer prefix, is left out, and the listing is read on
+        (at most ``FILL_ROUNDS`` rounds) so that a page comes back full whenever the listing
+        holds enough matches within that reach.
         """
         streams = self._streams(status, listing_filter)
         scope = listing_scope(status, listing_filter)
@@ -415,19 +429,25 @@ class ItemRepository:
             keys = [entry["created_key"]["S"] for entry in response.get("Items", [])]
             return keys, "LastEvaluatedKey" in response
 
-        page = merge_page(
-            query_stream, positions, limit, run_in_parallel=telemetry.with_trace_context
-        )
-        items = [
-            item
-            for item in self._read_many([item_id_of(key) for key in page.keys])
-            if (status is None or item["status"] == status)
-            and (listing_filter is None or listing_filter.matches(item))
-        ]
+        items: list[dict[str, Any]] = []
+        for _ in range(FILL_ROUNDS):
+            page = merge_page(
+                query_stream,
+                positions,
+                limit - len(items),
+                run_in_parallel=telemetry.with_trace_context,
+            )
+            items += [
+                item
+                for item in self._read_many([item_id_of(key) for key in page.keys])
+                if (status is None or item["status"] == status)
+                and (listing_filter is None or listing_filter.matches(item))
+            ]
+            positions = page.positions
+            if len(items) >= limit or not page.has_more:
+                break
         next_cursor = (
-            self._cursors.encode(scope, {"p": pack_positions(page.positions)})
-            if page.has_more
-            else None
+            self._cursors.encode(scope, {"p": pack_positions(positions)}) if page.has_more else None
         )
         return items, next_cursor
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from chalicelib.errors import ConflictError, PreconditionFailedError
 from chalicelib.items.filters import Filter
-from chalicelib.items.repository import ConcurrentWriteError, ItemRepository
+from chalicelib.items.repository import (
+    ConcurrentWriteError,
+    ItemRepository,
+    is_item_id,
+    missing_item,
+)
+
+# The versions a conditional write may apply to (from If-Match); ``None``: any version. An
+# empty set matches no version: such a write is a 412 (a 404 when the item does not exist).
+Versions = frozenset[int]
 
 # A merge into stored attributes is read, merged, then written conditionally on the version read;
 # without If-Match a concurrent writer makes it try again, up to this many times, and only while
@@ -29,9 +38,9 @@ class ItemService:
         self._clock = clock
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        # Validation (pydantic's core) is imported by the first write: reads never validate a
-        # body, so a cold GET does not pay for it (see docs/benchmarks.md, cold starts).
-        from chalicelib.items.validation import validate_write
+        # The models (pydantic) are imported by the first write: reads never validate a body,
+        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.models import validate_write
 
         return self.repository.create(validate_write(body))
 
@@ -47,12 +56,39 @@ class ItemService:
     ) -> tuple[list[dict[str, Any]], str | None]:
         return self.repository.page(limit, cursor, status, listing_filter)
 
-    def replace(
-        self, item_id: str, body: dict[str, Any], expected_version: int | None
-    ) -> dict[str, Any]:
-        from chalicelib.items.validation import validate_write
+    @staticmethod
+    def _existing_id(item_id: str) -> None:
+        """A malformed id is a 404 before anything else, without a request to DynamoDB."""
+        if not is_item_id(item_id):
+            raise missing_item(item_id)
 
+    def _expected_version(self, item_id: str, expected: Versions | None) -> int | None:
+        """The one version a conditional write checks for.
+
+        One version (the usual If-Match) goes into the write's own condition. Several, or none
+        that can match, need the stored version first: one read, then the write is conditional
+        on the version read, so a write in between is still a 412, never overwritten.
+        """
+        if expected is None:
+            return None
+        if len(expected) == 1:
+            return next(iter(expected))
+        stored = int(self.repository.get(item_id)["version"])
+        if stored not in expected:
+            raise PreconditionFailedError(
+                f"If-Match: item {item_id} is at version {stored}, "
+                f'which no strong entity-tag of If-Match names ("{stored}")'
+            )
+        return stored
+
+    def replace(
+        self, item_id: str, body: dict[str, Any], expected: Versions | None
+    ) -> dict[str, Any]:
+        from chalicelib.items.models import validate_write
+
+        self._existing_id(item_id)
         changes = validate_write(body)
+        expected_version = self._expected_version(item_id, expected)
         return self._retried(
             item_id,
             expected_version,
@@ -76,7 +112,7 @@ class ItemService:
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def patch(
-        self, item_id: str, patch: dict[str, Any], expected_version: int | None
+        self, item_id: str, patch: dict[str, Any], expected: Versions | None
     ) -> dict[str, Any]:
         """Apply an RFC 7396 merge patch.
 
@@ -86,13 +122,15 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
-        from chalicelib.items.validation import (
+        from chalicelib.items.models import (
             apply_attributes_patch,
             patch_needs_stored_attributes,
             validate_patch,
         )
 
+        self._existing_id(item_id)
         changes = validate_patch(patch)
+        expected_version = self._expected_version(item_id, expected)
         if not patch_needs_stored_attributes(changes):
             return self._retried(
                 item_id,
@@ -120,7 +158,7 @@ class ItemService:
                     raise
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
-    def delete(self, item_id: str, expected_version: int | None) -> None:
+    def delete(self, item_id: str, expected: Versions | None) -> None:
         """Delete the item (one conditional request).
 
         Its attachment records and files are removed by ``AttachmentService.remove_all``,
@@ -128,4 +166,5 @@ class ItemService:
         succeeds, then dead-lettered, so neither a crash here nor a lost response leaves
         anything behind.
         """
-        self.repository.delete(item_id, expected_version)
+        self._existing_id(item_id)
+        self.repository.delete(item_id, self._expected_version(item_id, expected))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.routes.common import JSON_TYPES, json_body, query, route, services
-from chalicelib.routes.web import json_response, location, parse_cursor, parse_limit
+from chalicelib.routes.web import (
+    ATTACHMENT_LISTING_QUERY,
+    json_response,
+    location,
+    parse_cursor,
+    parse_limit,
+)
 
 attachment_routes = Blueprint(__name__)
 ATTACHMENTS = "/items/{item_id}/attachments"
@@ -24,7 +30,7 @@ def create_attachment(item_id: str) -> Response:
 
 @route(attachment_routes, ATTACHMENTS, methods=["GET"])
 def list_attachments(item_id: str) -> Response:
-    params = query(attachment_routes.current_request)
+    params = query(attachment_routes.current_request, ATTACHMENT_LISTING_QUERY)
     attachments, next_cursor = services().attachments.list(
         item_id, parse_limit(params.get("limit")), parse_cursor(params.get("cursor"))
     )

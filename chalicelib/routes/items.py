@@ -10,13 +10,14 @@ from chalicelib.jsonio import dumps
 from chalicelib.routes.common import (
     JSON_TYPES,
     MERGE_PATCH_TYPES,
-    expected_version,
+    expected_versions,
     json_body,
     query,
     route,
     services,
 )
 from chalicelib.routes.web import (
+    ITEM_LISTING_QUERY,
     JSON,
     etag,
     header,
@@ -55,7 +56,7 @@ def create_item() -> Response:
     def discard(created: dict[str, Any]) -> None:
         # The item was written but its idempotency record could not be completed: undo it, or
         # the client's retry (answered 429/503) would create the item a second time.
-        current.items.delete(created["headers"]["Location"].rsplit("/", 1)[1], 1)
+        current.items.delete(created["headers"]["Location"].rsplit("/", 1)[1], frozenset({1}))
 
     if key is None:
         created = create()
@@ -81,7 +82,7 @@ def create_item() -> Response:
 
 @route(item_routes, "/items", methods=["GET"])
 def list_items() -> Response:
-    params = query(item_routes.current_request)
+    params = query(item_routes.current_request, ITEM_LISTING_QUERY)
     items, next_cursor = services().items.list(
         parse_limit(params.get("limit")),
         parse_cursor(params.get("cursor")),
@@ -99,18 +100,18 @@ def get_item(item_id: str) -> Response:
 @route(item_routes, "/items/{item_id}", methods=["PUT"], content_types=JSON_TYPES)
 def replace_item(item_id: str) -> Response:
     request = item_routes.current_request
-    expected = expected_version(request)
+    expected = expected_versions(request)
     return item_response(services().items.replace(item_id, json_body(request), expected))
 
 
 @route(item_routes, "/items/{item_id}", methods=["PATCH"], content_types=MERGE_PATCH_TYPES)
 def patch_item(item_id: str) -> Response:
     request = item_routes.current_request
-    expected = expected_version(request)
+    expected = expected_versions(request)
     return item_response(services().items.patch(item_id, json_body(request), expected))
 
 
 @route(item_routes, "/items/{item_id}", methods=["DELETE"])
 def delete_item(item_id: str) -> Response:
-    services().items.delete(item_id, expected_version(item_routes.current_request))
+    services().items.delete(item_id, expected_versions(item_routes.current_request))
     return Response(body="", status_code=204)

@@ -15,13 +15,27 @@ from chalicelib.errors import ItemsApiError, ValidationError
 if TYPE_CHECKING:
     from chalicelib.items.filters import Filter
 from chalicelib.jsonio import dumps
+from chalicelib.text import has_no_controls
 
 JSON = "application/json"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 STATUSES = ("active", "archived")
+# The query parameters each listing takes (the document declares exactly these).
+ITEM_LISTING_QUERY = ("limit", "cursor", "status", "tag", "name_prefix")
+ATTACHMENT_LISTING_QUERY = ("limit", "cursor")
 
-_IF_MATCH = re.compile(r'^\s*(?:"(\d{1,15})"|(\d{1,15}))\s*$')
+# If-Match as RFC 9110 writes it: "*" or a list of entity-tags (empty list elements allowed),
+# each strong ("...") or weak (W/"..."); the contract also admits a bare integer, read as the
+# strong tag of those digits. One pattern, in the subset Python and ECMA-262 (JSON Schema) read
+# alike, is both the server's syntax check and the document's.
+_OWS = r"[ \t]*"
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_MEMBER = f"(?:{_ENTITY_TAG}|[0-9]+)"
+IF_MATCH_PATTERN = rf"^{_OWS}(?:\*|(?:,{_OWS})*{_MEMBER}(?:{_OWS},(?:{_OWS}{_MEMBER})?)*){_OWS}$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN[1:-1])
+_MEMBERS = re.compile(r'(W/)?"([^"]*)"|([0-9]+)')
+_VERSION = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def json_response(
@@ -77,24 +91,43 @@ def header(headers: Any, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """The version ``If-Match`` requires, ``None`` when absent or ``*`` (any stored version)."""
-    if value is None or value.strip() == "*":
+def parse_if_match(value: str | None) -> frozenset[int] | None:
+    """The versions ``If-Match`` lets a write apply to; ``None`` when absent or ``*``.
+
+    Strong comparison (RFC 9110, 8.8.3.2): only a strong tag whose text is exactly a version's
+    (``"1"``; not ``"01"``) names it, and a weak tag names nothing, so a list of only such tags is
+    valid and matches nothing (an empty set: the answer is 412, or 404 for a missing item).
+    """
+    if value is None:
         return None
-    match = _IF_MATCH.match(value)
-    if not match:
+    if _IF_MATCH.fullmatch(value) is None:
         raise ValidationError(
-            'If-Match: expected "<version>" (a quoted integer), a bare integer or *'
+            'If-Match: expected *, or a list of entity-tags ("<version>", W/"<tag>") or bare '
+            "integers"
         )
-    return int(match.group(1) or match.group(2))
+    if value.strip(" \t") == "*":
+        return None
+    versions = set()
+    for weak, opaque, bare in _MEMBERS.findall(value):
+        text = bare or opaque
+        if not weak and _VERSION.fullmatch(text):
+            versions.add(int(text))
+    return frozenset(versions)
 
 
 def parse_limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_PAGE_SIZE
-    if not re.fullmatch(r"\d{1,3}", value) or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    # ASCII digits only (re's \d also matches other scripts' digits); leading zeros are still
+    # the integer, and are stripped before int() so no digit string is too long for it.
+    significant = value.lstrip("0")
+    if (
+        re.fullmatch(r"[0-9]+", value) is None
+        or len(significant) > 3
+        or not 1 <= int(significant or "0") <= MAX_PAGE_SIZE
+    ):
         raise ValidationError(f"limit: must be an integer from 1 to {MAX_PAGE_SIZE}")
-    return int(value)
+    return int(significant)
 
 
 def parse_status(value: str | None) -> str | None:
@@ -106,7 +139,6 @@ def parse_status(value: str | None) -> str | None:
 
 
 # What people read may not carry: C0 and C1 controls, bidirectional overrides and isolates.
-_UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_filter(tag: str | None, name_prefix: str | None) -> Filter | None:
@@ -116,12 +148,12 @@ def parse_filter(tag: str | None, name_prefix: str | None) -> Filter | None:
     if tag is not None and name_prefix is not None:
         raise ValidationError("tag: cannot be combined with name_prefix; use one of them")
     if tag is not None:
-        if not 1 <= len(tag) <= 50 or _UNREADABLE.search(tag):
+        if not 1 <= len(tag) <= 50 or not has_no_controls(tag):
             raise ValidationError("tag: must be 1 to 50 characters without control characters")
         return Filter("tag", tag)
     if name_prefix is not None:
         folded = fold(name_prefix)
-        if not 1 <= len(name_prefix) <= 200 or not folded or _UNREADABLE.search(name_prefix):
+        if not 1 <= len(name_prefix) <= 200 or not folded or not has_no_controls(name_prefix):
             raise ValidationError(
                 "name_prefix: must be 1 to 200 characters without control characters"
             )

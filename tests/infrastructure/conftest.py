@@ -22,6 +22,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from infrastructure.app import build
+from infrastructure.config import LIVE_ALIAS
 from infrastructure.functions import FUNCTION_ID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +63,16 @@ class Synthesized:
         resource: dict[str, Any] = self.json["Resources"][logical_id]
         assert resource["Type"] == "AWS::Serverless::Function"
         return resource
+
+    def live_alias(self, function_id: str = FUNCTION_ID) -> str:
+        """The logical id of a function's ``live`` alias (expanded templates: SAM made it)."""
+        (alias_id,) = [
+            logical_id
+            for logical_id, alias in self.resources("AWS::Lambda::Alias").items()
+            if alias["Properties"]["FunctionName"] == {"Ref": function_id}
+            and alias["Properties"]["Name"] == LIVE_ALIAS
+        ]
+        return alias_id
 
     def only(self, resource_type: str) -> dict[str, Any]:
         """The single resource of a type."""

@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
-from infrastructure.config import DeploymentSettings
+from infrastructure.config import (
+    SNAP_START_UNSUPPORTED_REGIONS,
+    DeploymentSettings,
+    check_snap_start,
+)
 from infrastructure.powertools import POWERTOOLS_SSM_REGIONS
 from infrastructure.stack import log_retention
 from tests.infrastructure.conftest import default_context
@@ -89,3 +93,65 @@ def test_provisioned_maxima_must_reach_the_stage_throttle() -> None:
     # On-demand tables have no maxima to reach.
     assert _settings(writeCapacityMax=1).write_capacity_max == 1
     assert _settings(stage="prod").read_capacity_max >= _settings().throttle_rate_limit
+
+
+# -- releases: deployment preference and cold-start options (issue 15)
+
+
+def test_the_deployment_preference_defaults_per_stage_and_context_selects_it() -> None:
+    assert _settings().deployment_type == "AllAtOnce"
+    assert _settings(stage="prod").deployment_type == "Canary10Percent5Minutes"
+    assert _settings(deploymentPreference="Linear10PercentEvery1Minute").deployment_type == (
+        "Linear10PercentEvery1Minute"
+    )
+
+
+def test_an_unknown_deployment_preference_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="deploymentPreference must be one of AllAtOnce"):
+        _settings(deploymentPreference="Canary50Percent")
+
+
+def test_cold_start_options_are_off_by_default() -> None:
+    settings = _settings()
+    assert settings.snap_start is False
+    assert settings.provisioned_concurrency is None
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_provisioned_concurrency_must_be_a_whole_number(value: str) -> None:
+    with pytest.raises(ValueError, match="provisionedConcurrency must be a whole number"):
+        _settings(provisionedConcurrency=value)
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_snap_start_must_be_a_boolean(value: str) -> None:
+    with pytest.raises(ValueError, match="snapStart must be true or false"):
+        _settings(snapStart=value)
+
+
+@pytest.mark.parametrize("snap", [True, "true"])
+def test_snap_start_and_provisioned_concurrency_exclude_each_other(snap: Any) -> None:
+    """Lambda: "SnapStart does not support provisioned concurrency"; refused at synth."""
+    with pytest.raises(ValueError, match="snapStart and provisionedConcurrency exclude each other"):
+        _settings(snapStart=snap, provisionedConcurrency=3)
+    assert _settings(snapStart=snap).snap_start is True
+    assert _settings(provisionedConcurrency="3").provisioned_concurrency == 3
+
+
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.11", "nodejs20.x"])
+def test_snap_start_is_refused_on_a_runtime_without_it(
+    runtime: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SnapStart supports Python from 3.12: any older runtime the stack might pin is refused."""
+    from infrastructure import config
+
+    monkeypatch.setattr(config, "LAMBDA_RUNTIME", runtime)
+    with pytest.raises(ValueError, match=f"snapStart needs python3.12 or later, not {runtime}"):
+        _settings(snapStart=True)
+    assert _settings().snap_start is False  # the default does not care about the runtime
+
+
+@pytest.mark.parametrize("region", sorted(SNAP_START_UNSUPPORTED_REGIONS))
+def test_snap_start_is_refused_where_lambda_does_not_offer_it(region: str) -> None:
+    with pytest.raises(ValueError, match=f"no SnapStart in {region}"):
+        check_snap_start("python3.13", region)

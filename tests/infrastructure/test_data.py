@@ -142,6 +142,8 @@ _NAME_PROPERTIES = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::KMS::Key": None,  # a key has no name; aliases would be AWS::KMS::Alias
     "AWS::IAM::Role": "RoleName",
+    # SAM retains each published version (a rollback needs the old one); versions have no name.
+    "AWS::Lambda::Version": None,
 }
 
 

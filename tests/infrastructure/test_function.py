@@ -352,29 +352,41 @@ def test_new_attachment_files_of_that_bucket_go_to_the_upload_confirmation(
     bucket_ref = _function(stage)["Environment"]["Variables"][app_settings.ASSETS_BUCKET_NAME]
     assert rule["EventPattern"] == uploads_event_pattern(bucket_ref)
     (target,) = rule["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [UPLOADS_ID, "Arn"]}
+    # The live alias (a published version with its configuration), not $LATEST.
+    assert target["Arn"] == {"Ref": f"{UPLOADS_ID}.Alias"}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     # The presigned POST lives 15 minutes; events must outlive an outage well beyond that.
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600
 
 
-def test_eventbridge_may_invoke_the_confirmation_for_that_rule_only(dev: Synthesized) -> None:
-    rule_id = next(
-        i for i, r in dev.resources("AWS::Events::Rule").items() if r["Properties"] == _rule(dev)
-    )
-    permissions = [
-        p["Properties"]
-        for p in dev.resources("AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [UPLOADS_ID, "Arn"]}
-    ]
-    assert permissions == [
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [UPLOADS_ID, "Arn"]},
-            "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
-        }
-    ]
+def test_eventbridge_may_invoke_the_confirmation_for_that_rule_only(forms: Forms) -> None:
+    """EventBridge invokes the alias its rule targets, and may invoke only that: the permission is
+    qualified by the alias (Lambda API, AddPermission: a qualifier restricts access to a single
+    version or alias), so neither $LATEST nor a retained old version is reachable through it."""
+    for template, confirmer in (
+        (forms.raw, {"Ref": f"{UPLOADS_ID}.Alias"}),
+        (forms.expanded, {"Ref": forms.expanded.live_alias(UPLOADS_ID)}),
+    ):
+        rule_id = next(
+            i
+            for i, r in template.resources("AWS::Events::Rule").items()
+            if r["Properties"] == _rule(template)
+        )
+        permissions = [
+            p["Properties"]
+            for p in template.resources("AWS::Lambda::Permission").values()
+            if p["Properties"]["Principal"] == "events.amazonaws.com"
+        ]
+        assert permissions == [
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": confirmer,
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+            }
+        ]
+        (target,) = _rule(template)["Targets"]
+        assert target["Arn"] == confirmer
 
 
 def _queue(stage: Synthesized, arn: Any) -> dict[str, Any]:
@@ -429,7 +441,8 @@ def test_the_items_table_streams_its_keys_to_the_cleanup(forms: Forms) -> None:
     (mapping,) = expanded.resources("AWS::Lambda::EventSourceMapping").values()
     props = mapping["Properties"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
-    assert props["FunctionName"] == {"Ref": CLEANUP_ID}
+    # SAM points the function's own event source at its alias: the published version.
+    assert props["FunctionName"] == {"Ref": expanded.live_alias(CLEANUP_ID)}
     assert props["StartingPosition"] == "TRIM_HORIZON"
     assert props["BatchSize"] == ITEM_CHANGES_BATCH_SIZE
     assert props["FilterCriteria"] == {"Filters": [{"Pattern": json.dumps(ITEM_CHANGES_FILTER)}]}

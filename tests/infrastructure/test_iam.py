@@ -8,8 +8,10 @@ from infrastructure.trust import SOURCE_ACCOUNT_SERVICES
 from tests.infrastructure.conftest import Synthesized
 
 # Services whose documentation gives no aws:SourceAccount for the roles they assume; a condition
-# they do not send would make the role unusable. API Gateway's account CloudWatch role.
-UNSCOPED_SERVICES = {"apigateway.amazonaws.com"}
+# they do not send would make the role unusable. API Gateway's account CloudWatch role, and the
+# service role SAM creates for CodeDeploy's traffic shifting of the API handler's alias (the
+# CodeDeploy User Guide documents no confused-deputy condition for it).
+UNSCOPED_SERVICES = {"apigateway.amazonaws.com", "codedeploy.amazonaws.com"}
 
 
 def _service_trusts(template: Synthesized) -> list[tuple[str, str, dict[str, Any]]]:

@@ -191,12 +191,12 @@ def test_cors_preflight_is_answered_without_a_key(live: LiveApi, path: str, meth
     assert method in response.headers["Access-Control-Allow-Methods"]
 
 
-def test_responses_expose_etag_and_location_to_browsers(live: LiveApi) -> None:
+def test_responses_expose_etag_location_and_retry_after_to_browsers(live: LiveApi) -> None:
     response = live.request("POST", "/items", {"name": "cors"}, {"Origin": "http://x"})
 
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert exposed == {"ETag", "Location"}
+    assert exposed == {"ETag", "Location", "Retry-After"}
 
 
 def test_the_emulators_table_is_the_one_the_schema_defines(live: LiveApi) -> None:

@@ -65,6 +65,34 @@ def test_a_long_name_prefix_reads_the_listing_of_its_first_characters(api: InPro
     assert ids(api, "name_prefix=blueberr") == ids(api, "name_prefix=blueberry")
 
 
+def test_a_long_prefix_page_reads_on_until_it_is_full(api: InProcessApi) -> None:
+    """Newer items that share only the indexed first characters do not leave the page short
+    (an empty first page with a cursor reads as "no matches" to a person): the listing is read
+    on, a round of about a page at a time, at most ``FILL_ROUNDS`` rounds."""
+    from chalicelib.items.repository import FILL_ROUNDS
+
+    wanted = [api.create_item(f"abcdefgh-1 {n}")["id"] for n in range(3)]
+    for n in range(6):  # newer, same first 8 characters, not the prefix
+        api.create_item(f"abcdefgh-2 {n}")
+
+    first = api.request("GET", "/items?name_prefix=abcdefgh-1&limit=3").json
+    assert [item["id"] for item in first["items"]] == wanted[::-1]
+    assert FILL_ROUNDS >= 3  # two rounds of non-matches, then the matches
+
+
+def test_a_page_still_short_after_its_rounds_carries_its_cursor(api: InProcessApi) -> None:
+    from chalicelib.items.repository import FILL_ROUNDS
+
+    wanted = api.create_item("abcdefgh-1 old")["id"]
+    for n in range(FILL_ROUNDS + 1):
+        api.create_item(f"abcdefgh-2 {n}")
+
+    page = api.request("GET", "/items?name_prefix=abcdefgh-1&limit=1").json
+    assert page["items"] == []
+    assert page["next_cursor"]
+    assert ids(api, "name_prefix=abcdefgh-1&limit=1") == [wanted]
+
+
 def test_an_item_is_listed_under_each_tag_and_each_short_prefix_of_its_name() -> None:
     item: dict[str, Any] = {"name": "  Blue Mug, large ", "tags": ["kitchen", "sale"]}
 

@@ -180,3 +180,122 @@ def test_any_printable_key_up_to_255_characters_works(api: InProcessApi, key: st
     assert first.status == replay.status == 201
     assert replay.body == first.body
     assert len(stored_items()) == 1
+
+
+def test_a_409_says_when_to_retry(api: InProcessApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import container
+
+    services = container.get_services()
+    real_create = services.items.create
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking_create(body: dict[str, Any]) -> dict[str, Any]:
+        entered.set()
+        assert release.wait(30), "the test never released the first request"
+        return real_create(body)
+
+    monkeypatch.setattr(services.items, "create", blocking_create)
+    first = threading.Thread(target=lambda: create(api, {"name": "m"}, "busy"))
+    first.start()
+    try:
+        assert entered.wait(30)
+        concurrent = create(api, {"name": "m"}, "busy")
+    finally:
+        release.set()
+        first.join(30)
+    assert concurrent.status == 409
+    assert concurrent.header("Retry-After") == "1"
+
+
+class _Later:
+    """``datetime`` as Powertools' DynamoDB store sees it, ``seconds`` in the future."""
+
+    def __init__(self, seconds: float) -> None:
+        import datetime
+
+        real = datetime.datetime
+
+        class Shifted(real):  # type: ignore[misc, valid-type]
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                return real.now(tz) + datetime.timedelta(seconds=seconds)
+
+        self.datetime = Shifted
+        self.timedelta = datetime.timedelta
+
+
+def test_a_create_that_failed_with_its_record_leaves_it_only_as_long_as_an_invocation(
+    api: InProcessApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB failed during the create and again when Powertools deleted the record: the
+    answer is a 503, and the in-progress record stays. Its retry is a 409 only while the first
+    invocation could still be running: the function's timeout (20 s), not the 15 minutes of
+    ``chalice local``'s context, nor 24 hours."""
+    from aws_lambda_powertools.utilities.idempotency.persistence import dynamodb as store_module
+
+    from chalicelib import container
+    from chalicelib.errors import DependencyUnavailableError
+    from chalicelib.settings import FUNCTION_TIMEOUT_SECONDS
+
+    services = container.get_services()
+    real_create = services.items.create
+    real_delete = services.idempotency._store._delete_record
+
+    def failing_create(body: dict[str, Any]) -> dict[str, Any]:
+        raise DependencyUnavailableError("storage is unavailable, retry later")
+
+    def failing_delete(*_: Any, **__: Any) -> None:
+        raise RuntimeError("DynamoDB is still unreachable")
+
+    monkeypatch.setattr(services.items, "create", failing_create)
+    monkeypatch.setattr(services.idempotency._store, "_delete_record", failing_delete)
+    started_ms = time.time() * 1000
+    failed = create(api, {"name": "mug"}, "stuck")
+    assert failed.status == 503
+    (record,) = idempotency_records()
+    assert record["status"]["S"] == "INPROGRESS"
+    expires_ms = int(record["in_progress_expiration"]["N"])
+    assert expires_ms <= started_ms + FUNCTION_TIMEOUT_SECONDS * 1000 + 5000
+    monkeypatch.setattr(services.items, "create", real_create)
+    monkeypatch.setattr(services.idempotency._store, "_delete_record", real_delete)
+
+    blocked = create(api, {"name": "mug"}, "stuck")
+    assert blocked.status == 409
+    assert blocked.header("Retry-After") == "1"
+
+    monkeypatch.setattr(store_module, "dt", _Later(FUNCTION_TIMEOUT_SECONDS + 1))
+    retried = create(api, {"name": "mug"}, "stuck")
+    assert retried.status == 201, retried.body
+    assert len(stored_items()) == 1
+
+
+def test_the_local_stand_in_for_an_invocation_is_the_deployed_timeout() -> None:
+    from chalicelib.settings import FUNCTION_TIMEOUT_SECONDS
+    from infrastructure.config import LAMBDA_TIMEOUT_S
+
+    assert FUNCTION_TIMEOUT_SECONDS == LAMBDA_TIMEOUT_S
+
+
+def test_the_invocation_deadline_is_the_shorter_of_the_context_and_the_timeout() -> None:
+    from chalicelib.items.idempotency import InvocationDeadline
+
+    now = [100.0]
+
+    class Context:
+        def __init__(self, remaining_ms: int) -> None:
+            self.remaining_ms = remaining_ms
+
+        def get_remaining_time_in_millis(self) -> int:
+            return self.remaining_ms
+
+    assert InvocationDeadline(None, lambda: now[0]).get_remaining_time_in_millis() == 20_000
+    assert (
+        InvocationDeadline(Context(900_000), lambda: now[0]).get_remaining_time_in_millis()
+        == 20_000
+    )
+    assert (
+        InvocationDeadline(Context(3_000), lambda: now[0]).get_remaining_time_in_millis() == 3_000
+    )
+    deadline = InvocationDeadline(Context(900_000), lambda: now[0])
+    now[0] += 25
+    assert deadline.get_remaining_time_in_millis() == 0

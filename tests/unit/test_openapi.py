@@ -131,6 +131,258 @@ def test_request_schemas_come_from_the_validation_models(document: dict[str, Any
     assert set(schemas["AttachmentCreate"]["required"]) == {"filename", "content_type", "size"}
 
 
+# -- every rule the code enforces is in the document (issue 11) ---------------------------------
+
+
+def validators_of(model: type[Any]) -> list[tuple[str, Any]]:
+    """Every validator function in a model's core schema, with the field it belongs to."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(node: Any, field: str) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("function-"):
+                found.append((field, node["function"]["function"]))
+            if node.get("type") == "model-fields":
+                for name, sub in node["fields"].items():
+                    walk(sub, name)
+                return
+            for value in node.values():
+                walk(value, field)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, field)
+
+    walk(model.__pydantic_core_schema__, "")
+    return found
+
+
+def field_schema(document: dict[str, Any], model: str, field: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"][model]["properties"][field]
+    return schema
+
+
+def keywords_in(schema: Any, wanted: dict[str, Any]) -> bool:
+    """Whether ``schema`` or one of its ``anyOf`` branches carries every keyword of ``wanted``."""
+    if not isinstance(schema, dict):
+        return False
+    if all(schema.get(k) == v for k, v in wanted.items()):
+        return True
+    return any(keywords_in(branch, wanted) for branch in schema.get("anyOf", []))
+
+
+def undocumented_rules(document: dict[str, Any], models: list[type[Any]]) -> list[str]:
+    """Validators of the request models whose rule the document does not state."""
+    from chalicelib.attachments.models import documented_rules
+    from chalicelib.settings import get_settings
+    from chalicelib.validation import DOCUMENTED, TRANSFORMS
+
+    settings = get_settings()
+    by_settings = documented_rules(settings.allowed_content_types, settings.max_attachment_bytes)
+    problems = []
+    for model in models:
+        for field, function in validators_of(model):
+            where = f"{model.__name__}.{field}: {getattr(function, '__qualname__', function)}"
+            if function in TRANSFORMS:
+                continue  # changes a value's form, refuses nothing
+            if function in DOCUMENTED:
+                documented = DOCUMENTED[function]
+                wanted = documented.keywords
+                if not keywords_in(field_schema(document, model.__name__, field), wanted):
+                    problems.append(f"{where} states {wanted} but the document does not")
+            elif model.__name__ == "AttachmentCreate" and field in by_settings:
+                if not keywords_in(
+                    field_schema(document, model.__name__, field), by_settings[field]
+                ):
+                    problems.append(f"{where}: the document lacks {by_settings[field]}")
+            else:
+                problems.append(f"{where} has no counterpart in the document")
+    return problems
+
+
+def test_every_validator_of_the_request_models_has_its_rule_in_the_document(
+    document: dict[str, Any],
+) -> None:
+    from chalicelib.attachments.models import AttachmentCreate
+    from chalicelib.items.models import ItemWrite
+
+    models: list[type[Any]] = [ItemWrite, AttachmentCreate]
+    assert len([v for m in models for v in validators_of(m)]) >= 6  # the walk finds them
+    assert undocumented_rules(document, models) == []
+
+
+def test_a_validator_without_a_counterpart_is_reported(document: dict[str, Any]) -> None:
+    from pydantic import BaseModel, ConfigDict, field_validator
+
+    class ItemWrite(BaseModel):  # the document's name, a rule it does not know
+        model_config = ConfigDict(strict=True)
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def _no_mugs(cls, name: str) -> str:
+            if "mug" in name:
+                raise ValueError("no mugs")
+            return name
+
+    assert undocumented_rules(document, [ItemWrite]) == [
+        "ItemWrite.name: test_a_validator_without_a_counterpart_is_reported.<locals>."
+        "ItemWrite._no_mugs has no counterpart in the document"
+    ]
+
+
+def test_settings_rules_follow_the_settings(document: dict[str, Any]) -> None:
+    from chalicelib.openapi import build_document
+    from chalicelib.settings import AttachmentLimits, get_settings
+
+    custom = AttachmentLimits(max_bytes=99, allowed_content_types=("text/csv",))
+    fields = build_document(custom)["components"]["schemas"]["AttachmentCreate"]["properties"]
+    assert fields["size"]["maximum"] == 99
+    assert fields["content_type"]["anyOf"][0] == {"enum": ["text/csv"]}
+    served = field_schema(document, "AttachmentCreate", "content_type")["anyOf"][0]["enum"]
+    assert served == list(get_settings().allowed_content_types)
+
+
+# Each rule of the request bodies: a body just inside it and one just outside. The server and
+# the document (read by the same oracle the fuzzers use) must agree on both.
+ITEM_RULES: list[tuple[str, Any, Any]] = [
+    ("name length", {"name": "x" * 200}, {"name": "x" * 201}),
+    ("name trimmed", {"name": "  x  "}, {"name": "   "}),
+    ("name controls", {"name": "a\u200bb"}, {"name": "a\u202eb"}),
+    ("name type", {"name": "1"}, {"name": 1}),
+    (
+        "description length",
+        {"name": "a", "description": "d" * 2000},
+        {"name": "a", "description": "d" * 2001},
+    ),
+    (
+        "description controls",
+        {"name": "a", "description": "a\n\tb"},
+        {"name": "a", "description": "a\rb"},
+    ),
+    ("status enum", {"name": "a", "status": "archived"}, {"name": "a", "status": "deleted"}),
+    ("tags unique", {"name": "a", "tags": ["x", "y"]}, {"name": "a", "tags": ["x", "x"]}),
+    (
+        "tags count",
+        {"name": "a", "tags": [str(n) for n in range(20)]},
+        {"name": "a", "tags": [str(n) for n in range(21)]},
+    ),
+    ("tag length", {"name": "a", "tags": ["t" * 50]}, {"name": "a", "tags": ["t" * 51]}),
+    ("tag empty", {"name": "a", "tags": ["t"]}, {"name": "a", "tags": [""]}),
+    ("tag controls", {"name": "a", "tags": ["t t"]}, {"name": "a", "tags": ["t\x00"]}),
+    ("attribute keys", {"name": "a", "attributes": {"k": 1}}, {"name": "a", "attributes": {"": 1}}),
+    (
+        "nested keys",
+        {"name": "a", "attributes": {"k": {"j": 1}}},
+        {"name": "a", "attributes": {"k": {"": 1}}},
+    ),
+    ("attributes type", {"name": "a", "attributes": {}}, {"name": "a", "attributes": []}),
+    ("unknown field", {"name": "a"}, {"name": "a", "colour": "red"}),
+    ("read-only field", {"name": "a"}, {"name": "a", "version": 1}),
+]
+RAW_RULES: list[tuple[str, str, str]] = [
+    (
+        "largest number",
+        '{"name": "a", "attributes": {"n": 9.9E+125}}',
+        '{"name": "a", "attributes": {"n": 1E+126}}',
+    ),
+    (
+        "smallest number",
+        '{"name": "a", "attributes": {"n": -1E-130}}',
+        '{"name": "a", "attributes": {"n": 1E-131}}',
+    ),
+    (
+        "digits",
+        '{"name": "a", "attributes": {"n": %s}}' % ("1" * 38),
+        '{"name": "a", "attributes": {"n": %s}}' % ("1" * 39),
+    ),
+    (
+        "trailing zeros",
+        '{"name": "a", "attributes": {"n": 1%s}}' % ("0" * 100),
+        '{"name": "a", "attributes": {"n": 1%s1}}' % ("0" * 100),
+    ),
+    (
+        "depth",
+        '{"name": "a", "attributes": %s}' % ('{"a":' * 16 + "1" + "}" * 16),
+        '{"name": "a", "attributes": %s}' % ('{"a":' * 17 + "1" + "}" * 17),
+    ),
+    (
+        "size",
+        '{"name": "a", "attributes": {"k": "%s"}}' % ("x" * (16 * 1024 - 8)),
+        '{"name": "a", "attributes": {"k": "%s"}}' % ("x" * (16 * 1024 - 7)),
+    ),
+]
+ATTACHMENT_RULES: list[tuple[str, Any, Any]] = [
+    ("filename length", {"filename": "f" * 255}, {"filename": "f" * 256}),
+    ("filename empty", {"filename": "f"}, {"filename": ""}),
+    ("filename controls", {"filename": "a b.txt"}, {"filename": "a\u2066b.txt"}),
+    ("content type", {"content_type": "IMAGE/png"}, {"content_type": "image/svg+xml"}),
+    ("size", {"size": 25 * 1024 * 1024}, {"size": 25 * 1024 * 1024 + 1}),
+    ("size type", {"size": 1}, {"size": "1"}),
+    ("size minimum", {"size": 1}, {"size": 0}),
+    ("unknown field", {}, {"path": "/etc"}),
+]
+
+
+@pytest.fixture
+def oracle(document: dict[str, Any], api: InProcessApi) -> Any:
+    import json
+    from decimal import Decimal
+
+    from tests.unit.hostile import DocumentOracle
+
+    served = api.request("GET", "/openapi.json").body
+    return DocumentOracle(json.loads(served, parse_float=Decimal))
+
+
+def test_the_server_and_the_document_agree_on_every_item_rule(
+    api: InProcessApi, oracle: Any
+) -> None:
+    import json
+
+    item = api.create_item()
+    cases = [(rule, json.dumps(ok), json.dumps(bad)) for rule, ok, bad in ITEM_RULES] + RAW_RULES
+    for rule, inside, outside in cases:
+        for body, admitted in ((inside, True), (outside, False)):
+            raw = body.encode()
+            for method, path, schema in (
+                ("POST", "/items", "ItemWrite"),
+                ("PUT", f"/items/{item['id']}", "ItemWrite"),
+                ("PATCH", f"/items/{item['id']}", "ItemPatch"),
+            ):
+                status = api.request(method, path, raw=raw).status
+                assert (status < 300) == admitted, (rule, method, status, body[:80])
+                assert (oracle.verdict(schema, raw) is None) == admitted, (rule, schema, body[:80])
+
+
+def test_the_server_and_the_document_agree_on_every_attachment_rule(
+    api: InProcessApi, oracle: Any
+) -> None:
+    import json
+
+    item = api.create_item()
+    base = {"filename": "a.txt", "content_type": "text/plain", "size": 3}
+    for rule, inside, outside in ATTACHMENT_RULES:
+        for change, admitted in ((inside, True), (outside, False)):
+            raw = json.dumps({**base, **change}).encode()
+            status = api.request("POST", f"/items/{item['id']}/attachments", raw=raw).status
+            assert (status < 300) == admitted, (rule, status)
+            assert (oracle.verdict("AttachmentCreate", raw) is None) == admitted, rule
+
+
+def test_every_schema_compiles_as_ecma_262_as_schemathesis_reads_it(
+    document: dict[str, Any],
+) -> None:
+    import jsonschema_rs
+
+    for name in document["components"]["schemas"]:
+        root = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+        jsonschema_rs.validator_for(root)  # raises on a pattern ECMA-262 cannot read
+    for path in document["paths"].values():
+        for operation in path.values():
+            for parameter in operation["parameters"]:
+                jsonschema_rs.validator_for(parameter["schema"])
+
+
 GATEWAY_BODIES = {
     # What API Gateway sends by itself (its default gateway responses).
     403: {"message": "Forbidden"},

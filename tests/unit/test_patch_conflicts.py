@@ -116,7 +116,7 @@ def test_with_if_match_a_lost_race_is_a_412_without_retry(client: Any) -> None:
     items, repository, item_id = setup(client, races=99, clock=Clock(0.01))
 
     with pytest.raises(PreconditionFailedError):
-        items.patch(item_id, {"attributes": {"added": 2}}, 1)
+        items.patch(item_id, {"attributes": {"added": 2}}, frozenset({1}))
 
     assert repository.reads == 1
 

@@ -31,6 +31,12 @@ PROPERTY_SETTINGS = settings(
 # -- strategies ------------------------------------------------------------------------------
 
 unicode = st.characters(codec="utf-8")  # every code point JSON text can carry (no surrogates)
+# What text people read may carry (the contract refuses C0/C1 controls and bidi overrides and
+# isolates in names, tags and descriptions; descriptions keep tab and newline).
+CONTROLS = "".join(
+    map(chr, [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+)
+readable = st.characters(codec="utf-8", exclude_characters=CONTROLS)
 # What "trimmed" means for names: Unicode's White_Space characters. (Python's str.strip() also
 # strips the separators U+001C..U+001F, which are not White_Space.)
 WHITE_SPACE = "".join(
@@ -52,11 +58,11 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
     max_leaves=12,
 )
-names = st.text(unicode, min_size=1, max_size=200).filter(
+names = st.text(readable, min_size=1, max_size=200).filter(
     lambda name: 0 < len(name.strip(WHITE_SPACE)) <= 200
 )
 tags = st.lists(
-    st.text(unicode, min_size=1, max_size=50),
+    st.text(readable, min_size=1, max_size=50),
     max_size=20,
     unique=True,
 )
@@ -64,7 +70,7 @@ required: dict[str, st.SearchStrategy[Any]] = {"name": names}
 items = st.fixed_dictionaries(
     required,
     optional={
-        "description": st.text(unicode, max_size=300),
+        "description": st.text(st.one_of(readable, st.sampled_from("\n\t")), max_size=300),
         "status": st.sampled_from(["active", "archived"]),
         "tags": tags,
         "attributes": st.dictionaries(keys, json_values, max_size=6),

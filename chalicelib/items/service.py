@@ -38,9 +38,9 @@ class ItemService:
         self._clock = clock
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        # The models (pydantic) are imported by the first write: reads never validate a body,
-        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
-        from chalicelib.items.models import validate_write
+        # Validation (pydantic_core, not pydantic) is imported by the first write: reads never
+        # validate a body, so a cold GET does not pay for it (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.validation import validate_write
 
         return self.repository.create(validate_write(body))
 
@@ -84,7 +84,7 @@ class ItemService:
     def replace(
         self, item_id: str, body: dict[str, Any], expected: Versions | None
     ) -> dict[str, Any]:
-        from chalicelib.items.models import validate_write
+        from chalicelib.items.validation import validate_write
 
         self._existing_id(item_id)
         changes = validate_write(body)
@@ -122,7 +122,7 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
-        from chalicelib.items.models import (
+        from chalicelib.items.validation import (
             apply_attributes_patch,
             patch_needs_stored_attributes,
             validate_patch,

@@ -16,6 +16,12 @@ Without that, a create whose first attempt was applied but answered after the cl
 timeout failed its own ``attribute_not_exists`` condition on the retry: a 500 for a write that
 had succeeded.
 
+And moto 5.2's ``TransactWriteItems`` backs up the whole table (items, indexes and stream
+records) with ``copy.deepcopy`` once *per action*: the API's create is one item and up to nine
+filter entries, so each create copied the table ten times and creates grew slower with every item
+stored (past botocore's 1.5 s read timeout after a few hundred items on a loaded machine: 503s).
+``copy_each_table_once`` keeps moto's rollback but copies each table once per transaction.
+
 ``python -m localdev.moto_server -H HOST -p PORT`` (run through ``localdev.guard``).
 """
 
@@ -127,6 +133,45 @@ def serialize_dynamodb(app: WsgiApp) -> WsgiApp:
     return application
 
 
+def copy_each_table_once() -> None:
+    """Patch moto's ``transact_write_items`` so its backup copies each table once per call.
+
+    moto copies ``self.tables[name]`` for every action of the transaction into a dict keyed by
+    table name, so all but the last copy of a table are thrown away; returning the first copy
+    again is the same backup. Only ``Table`` objects are memoized, and only during the call.
+    """
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    class CopyOncePerTable:
+        def __init__(self) -> None:
+            self.tables: dict[int, Any] = {}
+
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table):
+                if id(value) not in self.tables:
+                    self.tables[id(value)] = copy.deepcopy(value, memo)
+                return self.tables[id(value)]
+            return copy.deepcopy(value, memo)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        # DynamoDB requests are serialized (serialize_dynamodb), so no other call sees the shim.
+        vars(models)["copy"] = CopyOncePerTable()
+        try:
+            original(self, transact_items)
+        finally:
+            vars(models)["copy"] = copy
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def main(argv: list[str]) -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -140,6 +185,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    copy_each_table_once()
     run_simple(
         args.host,
         args.port,

@@ -25,7 +25,7 @@ NODE_BIN := node_modules/.bin
 # The base branch of `make api-diff` (default: origin/main, else main).
 BASE_REF ?=
 
-.PHONY: run test smoke lint synth bootstrap deploy bytecode bench bench-peers clean venv \
+.PHONY: run token test smoke lint synth bootstrap deploy bytecode bench bench-peers clean venv \
 	screenshots node openapi api-diff fuzz
 
 venv: $(STAMP)
@@ -47,13 +47,21 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(STAMP)
 	$(BIN)/python -m localdev.run
 
+## token: print only a valid token of the running `make run`: USER=editor|viewer (a person's
+## access token from the local user pool) or CLIENT=<machine client> (client credentials)
+token: | $(STAMP)
+	@$(BIN)/python -m localdev.token $(if $(CLIENT),--client $(CLIENT),$(USER))
+
 ## smoke: black-box checks of a running API over HTTP, e.g. after a deploy:
-## make smoke BASE_URL=https://<id>.execute-api.<region>.amazonaws.com/api API_KEY=<key>
+## make smoke BASE_URL=https://<id>.execute-api.<region>.amazonaws.com/api API_KEY=<key> \
+##   TOKEN=<an editor's token> VIEWER_TOKEN=<a viewer's token>
 ## (no AWS credentials needed; its data is tagged and deleted afterwards)
 smoke: $(STAMP)
-	@test -n "$(BASE_URL)" -a -n "$(API_KEY)" || \
-		{ echo "usage: make smoke BASE_URL=<the API's URL> API_KEY=<an API key of it>"; exit 2; }
+	@test -n "$(BASE_URL)" -a -n "$(API_KEY)" -a -n "$(TOKEN)" -a -n "$(VIEWER_TOKEN)" || \
+		{ echo "usage: make smoke BASE_URL=<the API's URL> API_KEY=<an API key of it>" \
+			"TOKEN=<an editor's token> VIEWER_TOKEN=<a viewer's token>"; exit 2; }
 	@SMOKE_BASE_URL="$(BASE_URL)" SMOKE_API_KEY="$(API_KEY)" \
+		SMOKE_TOKEN="$(TOKEN)" SMOKE_VIEWER_TOKEN="$(VIEWER_TOKEN)" \
 		$(BIN)/pytest tests/smoke -v --no-header -p no:cacheprovider
 
 ## lint: ruff, mypy (strict), Spectral (oas ruleset) on docs/openapi.json, actionlint on the
@@ -100,7 +108,7 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 ## screenshots: refresh web/screenshots/ (the console's screens, taken by the browser tests)
-screenshots: $(STAMP) $(CHROMIUM)
+screenshots: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	E2E_SCREENSHOTS_DIR=web/screenshots $(BIN)/pytest tests/e2e -q
 
 $(CHECKOV_STAMP): tests/infrastructure/requirements-checkov.txt | $(STAMP)

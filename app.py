@@ -14,6 +14,7 @@ from typing import Any
 from chalice.app import Chalice, DynamoDBEvent, Response
 
 from chalicelib.routes.attachments import attachment_routes
+from chalicelib.routes.authorizer import authorizer_routes
 from chalicelib.routes.items import item_routes
 from chalicelib.routes.system import system_routes
 from chalicelib.routes.web import JSON, header
@@ -24,7 +25,7 @@ from chalicelib.settings import items_table_stream_arn
 # every line a second time as plain text.
 app = Chalice(app_name="items-api", configure_logs=False)
 app.api.binary_types = []  # every body of this API is text
-for blueprint in (system_routes, item_routes, attachment_routes):
+for blueprint in (authorizer_routes, system_routes, item_routes, attachment_routes):
     app.register_blueprint(blueprint)
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from bench.figures import Figure
 from bench.lambda_apps import FASTAPI, FLOOR, POWERTOOLS, GeneratedApp, write_app
 from localdev.emulator import FAKE_CREDENTIALS, bootstrap, free_port, start_moto_server
+from localdev.identity import editor_authorizer_context
 from localdev.lambda_layout import (
     BENCH_RUNTIME,
     LAYER_REQUIREMENTS,
@@ -95,6 +96,9 @@ def api_gateway_event(
             "stage": "api",
             "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             "identity": {"sourceIp": "192.0.2.1", "apiKey": "bench-key"},
+            # What the token authorizer hands on for an editor (it runs as its own function,
+            # before this one, and is not part of the API function's cold start).
+            "authorizer": editor_authorizer_context("bench-editor"),
             "accountId": "123456789012",
             "apiId": "abc123",
         },

@@ -7,8 +7,11 @@ kept, so a benchmark can hook their events or call them directly.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +47,12 @@ class BenchApi:
     aws: dict[str, Any] = field(default_factory=dict)  # the botocore clients the app created
 
     def call(self, method: str, path: str, body: bytes = b"", **headers: str) -> Any:
-        sent = {"x-api-key": API_KEY, "Content-Type": "application/json", **headers}
+        sent = {
+            "x-api-key": API_KEY,
+            "Authorization": f"Bearer {_editor_token()}",
+            "Content-Type": "application/json",
+            **headers,
+        }
         return self.client.http.request(method, path, headers=sent, body=body)
 
     def create(self, body: bytes = b'{"name": "bench"}') -> dict[str, Any]:
@@ -54,6 +62,47 @@ class BenchApi:
         assert response.status_code == 201, response.body
         item: dict[str, Any] = json.loads(response.body)
         return item
+
+
+@functools.cache
+def _issuer() -> tuple[Any, str]:
+    """A local token issuer (its JWKS on loopback) that the benchmarked app trusts.
+
+    The test client runs the authorizer before every request, as API Gateway does; deployed,
+    the authorizer is another function whose answers API Gateway caches per token.
+    """
+    from localdev.signing import SigningKey, serve_jwks
+
+    key = SigningKey()
+    port = serve_jwks(key).server_address[1]
+    issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench"
+    trusted = [
+        {
+            "issuer": issuer,
+            "jwks_url": f"http://127.0.0.1:{port}/.well-known/jwks.json",
+            "client_ids": ["bench-console"],
+        }
+    ]
+    return key, json.dumps(trusted)
+
+
+@functools.cache
+def _editor_token() -> str:
+    key, _ = _issuer()
+    now = int(time.time())
+    token: str = key.sign(
+        {
+            "sub": "sub-bench",
+            "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench",
+            "token_use": "access",
+            "client_id": "bench-console",
+            "username": "bench",
+            "cognito:groups": ["editors"],
+            "iat": now,
+            "exp": now + 24 * 3600,
+        }
+    )
+    return token
 
 
 @contextlib.contextmanager
@@ -66,8 +115,9 @@ def bench_api() -> Iterator[BenchApi]:
     import boto3
     from moto import mock_aws
 
-    saved = {name: os.environ.get(name) for name in (*ENVIRONMENT, *UNSET)}
+    saved = {name: os.environ.get(name) for name in (*ENVIRONMENT, *UNSET, "AUTH_TRUSTED_ISSUERS")}
     os.environ.update(ENVIRONMENT)
+    os.environ["AUTH_TRUSTED_ISSUERS"] = _issuer()[1]
     for name in UNSET:
         os.environ.pop(name, None)
     try:

@@ -28,6 +28,21 @@ class ValidationError(ItemsApiError):
     CODE = "BadRequestError"
 
 
+class UnauthorizedError(ItemsApiError):
+    """The request carries no usable token (the authorizer refuses most such requests itself;
+    the app refuses one whose cached authorization outlived the token)."""
+
+    STATUS_CODE = 401
+    CODE = "UnauthorizedError"
+
+
+class ForbiddenError(ItemsApiError):
+    """A valid token without the permission the route needs; nothing was written."""
+
+    STATUS_CODE = 403
+    CODE = "ForbiddenError"
+
+
 class NotFoundError(ItemsApiError):
     STATUS_CODE = 404
     CODE = "NotFoundError"

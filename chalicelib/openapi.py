@@ -43,7 +43,7 @@ class Error(BaseModel):
 
 
 class GatewayError(BaseModel):
-    """A refusal by API Gateway itself, such as a missing API key."""
+    """A refusal by API Gateway itself, such as a missing API key or a refused token."""
 
     message: str
 
@@ -244,7 +244,11 @@ _HEADERS: dict[str, dict[str, Any]] = {
 
 _ERRORS = {
     400: "Invalid request; the message names the field or header",
-    403: "Missing or invalid API key (API Gateway)",
+    401: "No bearer token, or one that is expired, tampered, signed by another key, or issued "
+    "by another pool or for another client (API Gateway's shape; the app's shape when a cached "
+    "authorization outlived its token)",
+    403: "Missing or invalid API key (API Gateway's shape), or a valid token without the "
+    "permission the operation needs (ForbiddenError); nothing was written",
     404: "No such resource",
     409: "An idempotent request with this key is still in progress, or concurrent changes",
     412: "If-Match does not match the stored version; nothing was written",
@@ -338,14 +342,25 @@ def _operation(path: str, method: str, spec: Operation) -> dict[str, Any]:
     for status in spec.errors:
         responses[str(status)] = {"description": _ERRORS[status], "content": _json("Error")}
     if spec.api_key:
-        responses["403"] = {"description": _ERRORS[403], "content": _json("GatewayError")}
+        either = {
+            "oneOf": [
+                {"$ref": REF.format(model="GatewayError")},
+                {"$ref": REF.format(model="Error")},
+            ]
+        }
+        for status in (401, 403):
+            responses[str(status)] = {
+                "description": _ERRORS[status],
+                "content": {"application/json": {"schema": either}},
+            }
     _add_gateway_answers(responses)
     operation: dict[str, Any] = {
         "operationId": operation_id(path, method),
         "summary": spec.summary,
         "parameters": [_PARAMETERS[n] for n in names],
         "responses": responses,
-        "security": [{"apiKey": []}] if spec.api_key else [],
+        # One requirement naming both: the token and the key are each required.
+        "security": [{"bearerAuth": [], "apiKey": []}] if spec.api_key else [],
     }
     if spec.request:
         operation["requestBody"] = {
@@ -439,7 +454,25 @@ def build_document(limits: AttachmentLimits | None = None) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A token of the deployment's Amazon Cognito user pool: a "
+                    "signed-in person's (their group decides: viewers read, editors read and "
+                    "write) or a machine client's access token from the client credentials "
+                    "grant (its scopes decide). Every GET needs items/read, every other "
+                    "method items/write.",
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "Names the client for its usage plan (throttle and quota). "
+                    "Not a secret; it never authenticates anyone.",
+                },
+            },
         },
     }
     return add_metadata(document)

@@ -36,6 +36,18 @@ INTEGERS = (
     "every JSON parser, JavaScript's included, reads it exactly."
 )
 
+AUTHENTICATION = (
+    "Every operation but `GET /health` and `GET /openapi.json` needs `Authorization: Bearer "
+    "<JWT>` from the deployment's Amazon Cognito user pool (a signed-in person's token, or a "
+    "machine client's access token from the client credentials grant) and the client's "
+    "`x-api-key`. A missing, expired, tampered or foreign token is a 401. Two permissions: "
+    "`items/read` (every GET) and `items/write` (every other method). People get them from "
+    "their group (`viewers`: read; `editors`: read and write), machine clients from their "
+    "scopes. A valid token without the permission is a 403 `ForbiddenError` and writes "
+    "nothing. `Idempotency-Key` is scoped per principal (the token's subject), and every item "
+    "records who created it (`created_by`) and who wrote it last (`updated_by`)."
+)
+
 TAGS: list[dict[str, str]] = [
     {
         "name": "items",
@@ -50,7 +62,8 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": "service",
-        "description": "The API's own health and this document. Neither needs an API key.",
+        "description": "The API's own health and this document. Neither needs an API key or "
+        "a token.",
     },
 ]
 
@@ -61,11 +74,12 @@ ATTACHMENT = "/items/{item_id}/attachments/{attachment_id}"
 DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("/health", "GET"): (
         "Pings DynamoDB and S3. 200 when both answer, 503 (with `Retry-After`) naming the "
-        "check that failed. Needs no API key, so load balancers and uptime checks can call it."
+        "check that failed. Needs no API key and no token, so load balancers and uptime checks "
+        "can call it."
     ),
     ("/openapi.json", "GET"): (
         "This OpenAPI 3.1 document, generated from the models that validate requests. Needs no "
-        "API key. The same document is committed as `docs/openapi.json`."
+        "API key and no token. The same document is committed as `docs/openapi.json`."
     ),
     ("/items", "POST"): (
         "Creates an item from the client-settable fields; the server assigns `id`, the "
@@ -174,6 +188,12 @@ def tag_of(path: str) -> str:
     return "service"
 
 
+def _permission_note(method: str) -> str:
+    from chalicelib.auth.permissions import required_permission
+
+    return f" Needs the `{required_permission(method)}` permission (see Authentication)."
+
+
 def describe_operations(paths: dict[str, dict[str, Any]]) -> None:
     """Give every operation its tag and its description. An operation missing from
     DESCRIPTIONS goes without one rather than failing the document: Spectral and the tests
@@ -184,7 +204,10 @@ def describe_operations(paths: dict[str, dict[str, Any]]) -> None:
                 operation["tags"] = [tag_of(path)]
                 description = DESCRIPTIONS.get((path, method.upper()))
                 if description is not None:
-                    operation["description"] = description
+                    protected = bool(operation.get("security"))
+                    operation["description"] = description + (
+                        _permission_note(method) if protected else ""
+                    )
 
 
 def describe_parameters(paths: dict[str, dict[str, Any]]) -> None:
@@ -232,7 +255,8 @@ def describe_api(info: dict[str, Any]) -> None:
     info["description"] = (
         f"{info['description']}\n\n## Numbers\n\n{EXACT_NUMBERS}\n\n{INTEGERS}\n\n"
         '## Errors\n\nThe application\'s errors are `{"Code": ..., "Message": ...}`; API '
-        'Gateway\'s own refusals (a missing API key, throttling) are `{"message": ...}`.'
+        "Gateway's own refusals (a missing API key, a refused token, throttling) are "
+        '`{"message": ...}`.\n\n## Authentication\n\n' + AUTHENTICATION
     )
     info["contact"] = {"name": "Items API maintainers"}
 

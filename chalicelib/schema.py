@@ -119,6 +119,9 @@ ITEM_FIELDS: tuple[str, ...] = (
     "created_at",
     "updated_at",
     "version",
+    # The audit fields: the principal of the create and of the last write.
+    "created_by",
+    "updated_by",
 )
 
 # Sort key values of the items table (see the module docstring).

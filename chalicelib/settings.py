@@ -6,9 +6,11 @@ sets them for `chalice local`. A missing required variable fails loudly on first
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 ITEMS_TABLE_NAME = "ITEMS_TABLE_NAME"
 ITEMS_TABLE_STREAM_ARN = "ITEMS_TABLE_STREAM_ARN"
@@ -19,6 +21,8 @@ CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the variable name, not a secret
 LOCAL_API_KEY = "LOCAL_API_KEY"
 MAX_ATTACHMENT_BYTES = "MAX_ATTACHMENT_BYTES"
 ALLOWED_CONTENT_TYPES = "ALLOWED_CONTENT_TYPES"
+# JSON list of {"issuer", "jwks_url" (optional), "client_ids"}: whose tokens the authorizer accepts.
+AUTH_TRUSTED_ISSUERS = "AUTH_TRUSTED_ISSUERS"
 
 # The deployed function's timeout (infrastructure/config.py's LAMBDA_TIMEOUT_S, a test keeps them
 # equal): what locally stands in for a Lambda invocation's remaining time.
@@ -119,3 +123,19 @@ def cors_allow_origin() -> str:
     """The origin browsers may call the API from. Read at import time by the route table,
     because Chalice bakes CORS preflight answers into the API definition."""
     return _required(CORS_ALLOW_ORIGIN)
+
+
+def trusted_issuers() -> list[dict[str, Any]]:
+    """The issuers (and their clients) whose tokens the authorizer accepts.
+
+    Read by the authorizer function only. Required: without it every token would be refused,
+    which is a deployment mistake to report, not a state to serve.
+    """
+    text = _required(AUTH_TRUSTED_ISSUERS)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MissingSettingError(f"{AUTH_TRUSTED_ISSUERS} must be a JSON list") from exc
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise MissingSettingError(f"{AUTH_TRUSTED_ISSUERS} must be a non-empty JSON list")
+    return value

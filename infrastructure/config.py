@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chalicelib.auth.permissions import PERMISSIONS
 from infrastructure.powertools import check_region
 
 Stage = Literal["dev", "prod"]
@@ -58,6 +61,31 @@ class CustomDomain:
     hosted_zone_id: str | None = None
 
 
+ClientKind = Literal["console", "machine"]
+_CLIENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+@dataclass(frozen=True)
+class UsagePlanTier:
+    """Throttle and daily quota of a usage plan (per API key)."""
+
+    rate_limit: float
+    burst_limit: int
+    quota_per_day: int
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """A client of the API: its own API key and usage plan, and (machine clients) the scopes
+    its Cognito app client is granted. The console is the one ``console`` client: people sign
+    in through it, and their groups, not scopes, decide what they may do."""
+
+    name: str
+    kind: ClientKind
+    scopes: tuple[str, ...]
+    tier: UsagePlanTier
+
+
 @dataclass(frozen=True)
 class DeploymentSettings:
     """Everything that differs between deployments, typed and validated."""
@@ -73,15 +101,25 @@ class DeploymentSettings:
     write_capacity_max: int
     throttle_rate_limit: float
     throttle_burst_limit: int
-    quota_limit_per_day: int
     waf_rate_limit_per_5min: int
     log_retention_days: int
+    api_clients: tuple[ApiClient, ...]
+    # CIDRs allowed to reach the API (IPv4 and IPv6); empty: no allowlist rule.
+    ip_allowlist: tuple[str, ...] = ()
     #: CodeDeploy's traffic shifting for the API handler's alias (context deploymentPreference).
     deployment_type: str = "AllAtOnce"
     #: SnapStart on the API handler's published versions (context snapStart).
     snap_start: bool = False
     #: Provisioned concurrency on the API handler's alias, or None (provisionedConcurrency).
     provisioned_concurrency: int | None = None
+
+    @property
+    def console_client(self) -> ApiClient:
+        return next(client for client in self.api_clients if client.kind == "console")
+
+    @property
+    def machine_clients(self) -> tuple[ApiClient, ...]:
+        return tuple(client for client in self.api_clients if client.kind == "machine")
 
     @property
     def is_prod(self) -> bool:
@@ -131,9 +169,10 @@ class DeploymentSettings:
             write_capacity_max=number("writeCapacityMax"),
             throttle_rate_limit=float(number("throttleRateLimit")),
             throttle_burst_limit=number("throttleBurstLimit"),
-            quota_limit_per_day=number("quotaLimitPerDay"),
             waf_rate_limit_per_5min=number("wafRateLimitPer5Min"),
             log_retention_days=number("logRetentionDays"),
+            api_clients=api_clients(get("apiClients"), get("usagePlanTiers")),
+            ip_allowlist=ip_allowlist(get("ipAllowlist")),
             **_release_options(get, stage, region),
         )
         settings.check_capacity()
@@ -232,6 +271,74 @@ def _domain(name: str | None, certificate: str | None, zone: str | None) -> Cust
     if not certificate:
         raise ValueError(f"domain {name} needs its certificate ARN in context")
     return CustomDomain(name=name, certificate_arn=certificate, hosted_zone_id=zone)
+
+
+def _json_value(value: Any) -> Any:
+    """Context from the command line (-c key=...) arrives as a JSON string."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else None
+    return value
+
+
+def api_clients(clients_value: Any, tiers_value: Any) -> tuple[ApiClient, ...]:
+    """``apiClients`` (name, kind, scopes, tier) against ``usagePlanTiers``, validated."""
+    clients, tiers = _json_value(clients_value), _json_value(tiers_value)
+    if not isinstance(clients, list) or not isinstance(tiers, dict):
+        raise ValueError("context apiClients (a list) and usagePlanTiers (a map) are required")
+    parsed: list[ApiClient] = []
+    for entry in clients:
+        name, kind, tier = entry.get("name"), entry.get("kind", "machine"), entry.get("tier")
+        scopes = tuple(entry.get("scopes", []))
+        if not isinstance(name, str) or not _CLIENT_NAME.match(name):
+            raise ValueError(f"apiClients: name {name!r} must be lowercase letters, digits, -")
+        if kind not in ("console", "machine"):
+            raise ValueError(f"apiClients {name}: kind must be console or machine")
+        if kind == "console" and scopes:
+            raise ValueError(f"apiClients {name}: the console's people get groups, not scopes")
+        if kind == "machine" and (not scopes or not set(scopes) <= set(PERMISSIONS)):
+            raise ValueError(f"apiClients {name}: scopes must be some of {', '.join(PERMISSIONS)}")
+        if tier not in tiers:
+            raise ValueError(f"apiClients {name}: tier {tier!r} is not in usagePlanTiers")
+        limits = tiers[tier]
+        parsed.append(
+            ApiClient(
+                name=name,
+                kind="console" if kind == "console" else "machine",
+                scopes=scopes,
+                tier=UsagePlanTier(
+                    rate_limit=float(limits["rateLimit"]),
+                    burst_limit=int(limits["burstLimit"]),
+                    quota_per_day=int(limits["quotaPerDay"]),
+                ),
+            )
+        )
+    names = [client.name for client in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError("apiClients: names must be unique")
+    if sum(client.kind == "console" for client in parsed) != 1:
+        raise ValueError("apiClients: exactly one client must be the console (kind console)")
+    return tuple(parsed)
+
+
+def ip_allowlist(value: Any) -> tuple[str, ...]:
+    """``ipAllowlist``: IPv4 and IPv6 CIDRs in WAF's form (network address, explicit prefix).
+
+    WAF accepts every prefix length but /0, and only a network's own address ("10.0.0.0/8",
+    not "10.1.2.3/8"): a host bit set is a typo to refuse here rather than at deploy time.
+    """
+    entries = _json_value(value) or []
+    if not isinstance(entries, list):
+        raise ValueError("context ipAllowlist must be a list of CIDRs")
+    cidrs: list[str] = []
+    for entry in entries:
+        try:
+            network = ipaddress.ip_network(str(entry).strip(), strict=True)
+        except ValueError as exc:
+            raise ValueError(f"ipAllowlist: {entry!r} is not a CIDR ({exc})") from exc
+        if network.prefixlen == 0:
+            raise ValueError(f"ipAllowlist: {entry!r} allows every address (/0)")
+        cidrs.append(network.with_prefixlen)
+    return tuple(cidrs)
 
 
 # GitHub's names: an owner (user or organization) of up to 39 letters, digits and single inner

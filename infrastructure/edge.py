@@ -1,21 +1,25 @@
-"""The API's edge: the API key and usage plan, and the WAF web ACL with its logs."""
+"""The API's edge: an API key and usage plan per client, and the WAF web ACL with its logs
+(managed rules, a per-IP rate limit and, when asked for, the IP allowlist)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Fn
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infrastructure.config import API_STAGE
+from infrastructure.allowlist import IpAllowlist
+from infrastructure.clients import ApiClients
+from infrastructure.config import ApiClient
 from infrastructure.rest_api import RestApi, after_stage
 
 
 class Edge(Construct):
-    """Who may call the API and how often: key, usage plan, managed rules, per-IP rate limit."""
+    """Who may call the API and how often: a key and usage plan per client, managed rules, a
+    per-IP rate limit, and (``ip_allowlist``) only the listed networks."""
 
     def __init__(
         self,
@@ -23,35 +27,24 @@ class Edge(Construct):
         construct_id: str,
         *,
         rest_api: RestApi,
-        rate_limit: float,
-        burst_limit: int,
-        quota_per_day: int,
+        clients: Sequence[ApiClient],
         waf_rate_limit_per_5min: int,
+        ip_allowlist: Sequence[str],
         log_options: dict[str, Any],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.api_key = apigw.CfnApiKey(
-            self, "ApiKey", enabled=True, description=f"Key for {rest_api.api_name}"
-        )
-        plan = apigw.CfnUsagePlan(
+        self.clients = ApiClients(
             self,
-            "UsagePlan",
-            description=f"Throttle and daily quota of {rest_api.api_name}",
-            api_stages=[
-                apigw.CfnUsagePlan.ApiStageProperty(api_id=rest_api.api.ref, stage=API_STAGE)
-            ],
-            throttle=apigw.CfnUsagePlan.ThrottleSettingsProperty(
-                rate_limit=rate_limit, burst_limit=burst_limit
-            ),
-            quota=apigw.CfnUsagePlan.QuotaSettingsProperty(limit=quota_per_day, period="DAY"),
+            "Clients",
+            api_name=rest_api.api_name,
+            rest_api_id=rest_api.api.ref,
+            clients=clients,
+            after_stage=after_stage,
         )
-        after_stage(plan)
-        apigw.CfnUsagePlanKey(
-            self,
-            "UsagePlanKey",
-            key_id=self.api_key.ref,
-            key_type="API_KEY",
-            usage_plan_id=plan.ref,
+        self.allowlist = (
+            IpAllowlist(self, "Allowlist", api_name=rest_api.api_name, cidrs=ip_allowlist)
+            if ip_allowlist
+            else None
         )
         self.web_acl = self._web_acl(f"{rest_api.api_name}-waf", waf_rate_limit_per_5min)
         association = wafv2.CfnWebACLAssociation(
@@ -78,6 +71,9 @@ class Edge(Construct):
         )
 
     def _web_acl(self, metric_name: str, rate_limit: int) -> wafv2.CfnWebACL:
+        """The web ACL; the allowlist's rule, when there is one, comes first (priority 0), so a
+        blocked address costs no managed rule or rate count."""
+
         def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
             return wafv2.CfnWebACL.VisibilityConfigProperty(
                 cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
@@ -96,6 +92,7 @@ class Edge(Construct):
                 visibility_config=visibility(name),
             )
 
+        first = 1 if self.allowlist else 0
         return wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -103,9 +100,10 @@ class Edge(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=visibility(metric_name),
             rules=[
+                *([self.allowlist.rule] if self.allowlist else []),
                 managed(
                     "AWSManagedRulesCommonRuleSet",
-                    0,
+                    first,
                     # The API accepts JSON bodies up to 64 KiB; the rule set blocks above 8 KiB.
                     rule_action_overrides=[
                         wafv2.CfnWebACL.RuleActionOverrideProperty(
@@ -114,10 +112,10 @@ class Edge(Construct):
                         )
                     ],
                 ),
-                managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", first + 1),
                 wafv2.CfnWebACL.RuleProperty(
                     name="RatePerIp",
-                    priority=2,
+                    priority=first + 2,
                     action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
                         rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(

@@ -41,6 +41,10 @@ from infrastructure.powertools import layer_parameter
 FUNCTION_ID = "APIHandler"
 UPLOADS_ID = "ConfirmUpload"
 CLEANUP_ID = "CleanUpRemovedRecords"
+# The token authorizer (chalicelib.routes.authorizer.authorize, a Chalice built-in authorizer).
+AUTHORIZER_ID = "Authorize"
+# It verifies a token in milliseconds; the JWKS fetch of a cold start is bounded at 2 s.
+AUTHORIZER_TIMEOUT_S = 6
 REST_API_ID = "RestAPI"
 # The permission Chalice generates for API Gateway to invoke the API handler.
 INVOKE_PERMISSION_ID = f"{FUNCTION_ID}InvokePermission"
@@ -54,8 +58,10 @@ def function_environment(
     idempotency_table: dynamodb.ITable,
     assets_bucket: s3.IBucket,
     cors_allow_origin: str,
+    trusted_issuers: str,
 ) -> dict[str, str]:
-    """The variables ``chalicelib.settings`` reads, as the stack sets them on every function."""
+    """The variables ``chalicelib.settings`` reads, as the stack sets them on every function
+    (Chalice gives every function one environment; only the authorizer reads the issuers)."""
     stream_arn = items_table.table_stream_arn
     if stream_arn is None:
         raise RuntimeError("the items table needs its stream (chalicelib.schema)")
@@ -69,6 +75,7 @@ def function_environment(
         app_settings.ALLOWED_CONTENT_TYPES: ",".join(app_settings.DEFAULT_ALLOWED_CONTENT_TYPES),
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        app_settings.AUTH_TRUSTED_ISSUERS: trusted_issuers,
     }
 
 
@@ -78,7 +85,8 @@ def powertools_layer_parameter() -> str:
 
 
 class Functions(Construct):
-    """The API handler, the upload confirmation and the record cleanup, each with its role."""
+    """The API handler, the upload confirmation, the record cleanup and the token authorizer,
+    each with its role."""
 
     def __init__(
         self,
@@ -109,6 +117,7 @@ class Functions(Construct):
             CLEANUP_ID: permissions.record_cleanup(
                 items=items_table, bucket=assets_bucket, dead_letters=self.cleanup_dead_letters
             ),
+            AUTHORIZER_ID: permissions.token_authorizer(),
         }
         #: Every call the functions' code makes from the VPC (what its endpoints may carry).
         self.calls: list[iam.PolicyStatement] = [s for g in grants.values() for s in g.code]
@@ -124,6 +133,7 @@ class Functions(Construct):
                 log_group=self.log_groups[function_id],
                 permissions=grant,
                 bucket=assets_bucket,
+                in_vpc=function_id != AUTHORIZER_ID,
             )
             for function_id, grant in grants.items()
         }
@@ -172,10 +182,27 @@ class Functions(Construct):
             "DeadLetterQueue", {"Type": "SQS", "TargetArn": self.upload_dead_letters.queue_arn}
         )
         self._wire_stream(self.functions[CLEANUP_ID])
+        self._outside_the_vpc(self.functions[AUTHORIZER_ID])
 
     @property
     def api_handler(self) -> CfnResource:
         return self.functions[FUNCTION_ID]
+
+    @property
+    def authorizer(self) -> CfnResource:
+        return self.functions[AUTHORIZER_ID]
+
+    @staticmethod
+    def _outside_the_vpc(authorizer: CfnResource) -> None:
+        """The token authorizer runs outside the VPC, with a short timeout.
+
+        It touches no table or bucket, and it must fetch the user pool's JWKS from Cognito's
+        public endpoint: the VPC's isolated subnets have no route out, and Cognito's interface
+        endpoint does not serve a pool that has a domain (which the managed login and the client
+        credentials grant need). Outside a VPC, Lambda reaches public endpoints.
+        """
+        authorizer.add_property_deletion_override("VpcConfig")
+        authorizer.add_property_override("Timeout", AUTHORIZER_TIMEOUT_S)
 
     def release_api_handler(
         self,
@@ -278,6 +305,15 @@ _DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
             "CKV_AWS_115": _LOAD_BOUNDED + "the stream's shards (one concurrent batch each)",
             "CKV_AWS_116": "a stream's event source mapping sends failed batches to its "
             "on-failure destination (the cleanup dead-letter queue), not to a function DLQ",
+        },
+    ),
+    AUTHORIZER_ID: (
+        "Items API: verifies bearer tokens (Lambda TOKEN authorizer)",
+        {
+            "CKV_AWS_116": "invoked synchronously by API Gateway; a DLQ never receives events",
+            "CKV_AWS_115": _LOAD_BOUNDED + "API Gateway's throttling and its authorizer cache",
+            "CKV_AWS_117": "outside the VPC on purpose: it reads no data and must reach "
+            "Cognito's public JWKS endpoint, which the isolated subnets cannot",
         },
     ),
 }

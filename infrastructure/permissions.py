@@ -152,14 +152,28 @@ def record_cleanup(
     )
 
 
-def _runtime_statements(log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
-    """What any function of the stack needs: its own logs, VPC networking, X-Ray."""
+def token_authorizer() -> Permissions:
+    """The token authorizer calls nothing of the stack: it verifies a token with the user
+    pool's public keys (an HTTPS fetch of its JWKS, no AWS API call and no IAM permission)."""
+    return Permissions(code=[], service=[])
+
+
+def _runtime_statements(log_group: logs.ILogGroup, *, in_vpc: bool) -> list[iam.PolicyStatement]:
+    """What any function of the stack needs: its own logs, VPC networking (in the VPC), X-Ray."""
+    own_logs = iam.PolicyStatement(
+        sid="OwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group.log_group_arn],
+    )
+    xray = iam.PolicyStatement(
+        sid="XRay",
+        actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        resources=["*"],
+    )
+    if not in_vpc:
+        return [own_logs, xray]
     return [
-        iam.PolicyStatement(
-            sid="OwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        ),
+        own_logs,
         iam.PolicyStatement(
             sid="VpcNetworkInterfaces",
             actions=[
@@ -172,11 +186,7 @@ def _runtime_statements(log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
             ],
             resources=["*"],
         ),
-        iam.PolicyStatement(
-            sid="XRay",
-            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            resources=["*"],
-        ),
+        xray,
     ]
 
 
@@ -188,13 +198,15 @@ def execution_role(
     log_group: logs.ILogGroup,
     permissions: Permissions,
     bucket: s3.IBucket,
+    in_vpc: bool = True,
 ) -> iam.Role:
     """A role for one function, its policy inline (Lambda checks it when creating the function).
 
     The trust is scoped to this account by ``infrastructure.trust`` like every service role.
+    A function outside the VPC gets no network interface permissions.
     """
     statements: Sequence[iam.PolicyStatement] = [
-        *_runtime_statements(log_group),
+        *_runtime_statements(log_group, in_vpc=in_vpc),
         *permissions.code,
         *permissions.service,
     ]
@@ -210,26 +222,27 @@ def execution_role(
     checkov_skip(
         cfn_role,
         {
-            "CKV_AWS_111": "the only unconstrained writes are Lambda's VPC ENI management "
-            "and X-Ray segments, which support no resource-level permissions",
+            "CKV_AWS_111": "the only unconstrained writes are X-Ray segments and (in the "
+            "VPC) Lambda's ENI management, which support no resource-level permissions",
         },
     )
     bucket_id = Stack.of(scope).get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
-    acknowledge(
-        role,
-        {
-            "AwsSolutions-IAM5[Resource::*]": (
-                "Lambda's VPC ENI management (ec2:*NetworkInterface*, DescribeSubnets), X-Ray "
-                "PutTraceSegments/PutTelemetryRecords and DynamoDB ListStreams support no "
-                "resource-level permissions"
-            ),
-            "Serverless-LambdaStarPermissions": (
-                "only the ENI, X-Ray and ListStreams statements use Resource *, which AWS requires"
-            ),
-            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ATTACHMENT_KEYS}]": (
-                "object keys are server-chosen per item and attachment below the attachments/ "
-                "prefix; nothing else is in the bucket"
-            ),
-        },
-    )
+    reasons = {
+        "AwsSolutions-IAM5[Resource::*]": (
+            "Lambda's VPC ENI management (ec2:*NetworkInterface*, DescribeSubnets), X-Ray "
+            "PutTraceSegments/PutTelemetryRecords and DynamoDB ListStreams support no "
+            "resource-level permissions"
+        ),
+        "Serverless-LambdaStarPermissions": (
+            "only the ENI, X-Ray and ListStreams statements use Resource *, which AWS requires"
+        ),
+        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ATTACHMENT_KEYS}]": (
+            "object keys are server-chosen per item and attachment below the attachments/ "
+            "prefix; nothing else is in the bucket"
+        ),
+    }
+    if not permissions.code:
+        # A role without object access (the token authorizer) has no such finding to explain.
+        del reasons[f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ATTACHMENT_KEYS}]"]
+    acknowledge(role, reasons)
     return role

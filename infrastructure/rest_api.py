@@ -159,7 +159,8 @@ def integrate_with_alias(api: sam.CfnApi, function_id: str) -> None:
 
 
 def gateway_responses(origin: str, allow_headers: str) -> dict[str, Any]:
-    """API Gateway's own refusals (missing key, WAF block, throttle, 5xx) as a browser can read.
+    """API Gateway's own refusals (missing key or token, WAF block, throttle, 5xx) as a browser
+    can read.
 
     A customised response type replaces DEFAULT_4XX for that type, so the throttle and quota
     answers carry the CORS headers too, besides ``Retry-After``.
@@ -177,6 +178,8 @@ def gateway_responses(origin: str, allow_headers: str) -> dict[str, Any]:
     return {
         "DEFAULT_4XX": response(),
         "DEFAULT_5XX": response(),
+        # No token, or a refused one (RFC 6750: a 401 names the scheme it wants).
+        "UNAUTHORIZED": response(**{"WWW-Authenticate": "'Bearer'"}),
         "THROTTLED": response(**{"Retry-After": f"'{THROTTLED_RETRY_AFTER_S}'"}),
         "QUOTA_EXCEEDED": response(**{"Retry-After": f"'{QUOTA_RETRY_AFTER_S}'"}),
     }

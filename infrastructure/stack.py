@@ -1,4 +1,5 @@
-"""One stage of the Items API: composes network, data, functions, API, edge, console, alarms."""
+"""One stage of the Items API: composes network, data, identity, functions, API, edge, console,
+alarms."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from infrastructure.functions import (
     alias_arn,
     function_environment,
 )
+from infrastructure.identity import Identity, domain_url
 from infrastructure.monitoring import Monitoring
 from infrastructure.nag import acknowledge_cdk_provider, cdk_provider_constructs
 from infrastructure.network import Network
@@ -111,7 +113,18 @@ class ItemsApiStack(Stack):
                 # The API id cannot appear here: the API's CORS origin names this distribution.
                 else f"https://*.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
             ),
+            # The console calls the user pool's token endpoint (sign-in, refresh, sign-out).
+            auth_connect_source=domain_url(settings.stage),
             domain=settings.web_domain,
+        )
+        identity = Identity(
+            self,
+            "Identity",
+            stage=settings.stage,
+            console_url=web.url,
+            clients=settings.api_clients,
+            removal_policy=removal,
+            deletion_protection=settings.is_prod,
         )
         cors_allow_origin = settings.cors_allow_origin or web.origin
         functions = Functions(
@@ -123,6 +136,7 @@ class ItemsApiStack(Stack):
                 idempotency_table=data.idempotency_table,
                 assets_bucket=data.assets_bucket,
                 cors_allow_origin=cors_allow_origin,
+                trusted_issuers=identity.trusted_issuers(),
             ),
             subnets=network.subnets,
             security_group=network.function_security_group,
@@ -154,10 +168,9 @@ class ItemsApiStack(Stack):
             self,
             "Edge",
             rest_api=rest_api,
-            rate_limit=settings.throttle_rate_limit,
-            burst_limit=settings.throttle_burst_limit,
-            quota_per_day=settings.quota_limit_per_day,
+            clients=settings.api_clients,
             waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
+            ip_allowlist=settings.ip_allowlist,
             log_options=log_options,
         )
         api_url = (
@@ -165,7 +178,15 @@ class ItemsApiStack(Stack):
             if settings.api_domain
             else rest_api.default_url
         )
-        web.publish(api_url=api_url)
+        console = settings.console_client.name
+        web.publish(
+            api_url=api_url,
+            api_key=edge.clients.console_key_value,
+            auth={
+                "domain": identity.domain_url,
+                "clientId": identity.app_clients[console].user_pool_client_id,
+            },
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -192,7 +213,40 @@ class ItemsApiStack(Stack):
         Tags.of(self).add("environment", settings.stage)
 
         CfnOutput(self, "ApiUrl", value=api_url, description="Base URL of the Items API")
-        CfnOutput(self, "ApiKeyId", value=edge.api_key.ref, description="Id of the API key")
+        CfnOutput(
+            self,
+            "ApiKeyId",
+            value=edge.clients.keys[console].ref,
+            description="Id of the console's API key (its value is in the console's config.json)",
+        )
+        for client in settings.machine_clients:
+            label = "".join(part.capitalize() for part in client.name.split("-"))
+            CfnOutput(
+                self,
+                f"{label}ApiKeyId",
+                value=edge.clients.keys[client.name].ref,
+                description=f"API key of {client.name}: aws apigateway get-api-key --include-value",
+            )
+            CfnOutput(
+                self,
+                f"{label}ClientId",
+                value=identity.app_clients[client.name].user_pool_client_id,
+                description=f"Cognito app client of {client.name} (client credentials; its secret: "
+                "aws cognito-idp describe-user-pool-client)",
+            )
+        CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
+        CfnOutput(
+            self,
+            "ConsoleClientId",
+            value=identity.app_clients[console].user_pool_client_id,
+            description="The console's public app client",
+        )
+        CfnOutput(
+            self,
+            "TokenEndpoint",
+            value=f"{identity.domain_url}/oauth2/token",
+            description="OAuth 2.0 token endpoint (machine clients: grant_type=client_credentials)",
+        )
         CfnOutput(self, "ItemsTableName", value=data.items_table.table_name)
         CfnOutput(self, "IdempotencyTableName", value=data.idempotency_table.table_name)
         CfnOutput(self, "AssetsBucketName", value=data.assets_bucket.bucket_name)

@@ -37,6 +37,7 @@ class WebConsole(Construct):
         assets_bucket: s3.IBucket,
         log_bucket: s3.IBucket,
         api_connect_source: str,
+        auth_connect_source: str,
         domain: CustomDomain | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -81,7 +82,7 @@ class WebConsole(Construct):
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 response_headers_policy=self._security_headers(
-                    [api_connect_source, *bucket_origins]
+                    [api_connect_source, auth_connect_source, *bucket_origins]
                 ),
             ),
             domain_names=[domain.name] if domain else None,
@@ -154,9 +155,11 @@ class WebConsole(Construct):
         assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
         checkov_skip(cfn_distribution, skips)
 
-    def publish(self, *, api_url: str) -> None:
-        """Deploy web/ and a generated config.json pointing the console at ``api_url``."""
-        sources = [s3deploy.Source.json_data("config.json", {"apiUrl": api_url})]
+    def publish(self, *, api_url: str, api_key: str, auth: dict[str, str]) -> None:
+        """Deploy web/ and a generated config.json: the API's URL, the console's API key (not a
+        secret: it names the console for its usage plan) and where people sign in."""
+        config = {"apiUrl": api_url, "apiKey": api_key, "auth": auth}
+        sources = [s3deploy.Source.json_data("config.json", config)]
         # Another team member's page may not exist yet on a fresh branch: publish what is there.
         if self._source_dir.is_dir():
             sources.insert(0, s3deploy.Source.asset(str(self._source_dir), exclude=_NOT_PUBLISHED))

@@ -74,13 +74,20 @@ def start_console(
     api_url: str,
     api_key: str | None,
     bucket_url: str,
+    auth: dict[str, str] | None = None,
     host: str = "127.0.0.1",
     web_dir: Path = WEB_DIR,
 ) -> ThreadingHTTPServer:
-    """Serve ``web_dir`` on ``host:port`` in a daemon thread; ``shutdown()`` stops it."""
-    config: dict[str, str] = {"apiUrl": api_url}
+    """Serve ``web_dir`` on ``host:port`` in a daemon thread; ``shutdown()`` stops it.
+
+    ``auth`` is the sign-in configuration (``domain``: where the user pool's managed login and
+    token endpoint are, ``clientId``: the console's app client), as the stack publishes it.
+    """
+    config: dict[str, Any] = {"apiUrl": api_url}
     if api_key:
         config["apiKey"] = api_key
+    if auth:
+        config["auth"] = auth
     handler = partial(
         ConsoleHandler,
         directory=str(web_dir),
@@ -88,7 +95,8 @@ def start_console(
         # As deployed but for upgrade-insecure-requests, which would turn the local http://
         # calls into https://.
         csp=content_security_policy(
-            [origin(api_url), origin(bucket_url)], upgrade_insecure_requests=False
+            [origin(api_url), origin(bucket_url), *([origin(auth["domain"])] if auth else [])],
+            upgrade_insecure_requests=False,
         ),
     )
     server = ThreadingHTTPServer((host, port), handler)

@@ -78,11 +78,12 @@ def describe() -> dict[str, Any]:
 
     from chalicelib import telemetry
 
-    app_module = sys.modules["app"]
+    # A handler outside app.py (the token authorizer's module) runs without importing app.
+    app_module = sys.modules.get("app")
     tracer_module = importlib.import_module("aws_xray_sdk.core")
     return {
         "python": list(sys.version_info[:2]),
-        "app_file": app_module.__file__,
+        "app_file": app_module.__file__ if app_module else None,
         "chalice_file": chalice.__file__,
         "chalicelib_file": importlib.import_module("chalicelib").__file__,
         "botocore": importlib.metadata.version("botocore"),
@@ -96,7 +97,9 @@ def describe() -> dict[str, Any]:
         "tracer": type(telemetry.tracer()).__name__,
         "xray_sdk": tracer_module.__name__,
         "routes": sorted(
-            [path, method] for path, methods in app_module.app.routes.items() for method in methods
+            [path, method]
+            for path, methods in (app_module.app.routes.items() if app_module else ())
+            for method in methods
         ),
         "stale_or_missing_bytecode": _without_usable_bytecode(),
         "modules_not_in_task": sorted(

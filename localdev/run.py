@@ -1,6 +1,7 @@
-"""`make run`: the emulator, its tables and bucket, `chalice local` (autoreloading) and the web
-console, on ports ``API_PORT`` (8000), ``CONSOLE_PORT`` (8001) and ``EMULATOR_PORT`` (the
-local stage's endpoint in `.chalice/config.json`, 5055), so two clones can run side by side.
+"""`make run`: the emulator, its tables, bucket and user pool, `chalice local` (autoreloading),
+the web console and the sign-in stand-in, on ports ``API_PORT`` (8000), ``CONSOLE_PORT``
+(8001), ``IDENTITY_PORT`` (8002) and ``EMULATOR_PORT`` (the local stage's endpoint in
+`.chalice/config.json`, 5055), so two clones can run side by side.
 
 Ctrl-C, SIGTERM or SIGHUP stops everything this started. Nothing outlives it even when it is
 killed without a chance to clean up (SIGKILL, of it or of `make`): every child dies with its
@@ -32,10 +33,17 @@ from localdev.emulator import (
     start_moto_server,
     with_emulator_port,
 )
+from localdev.identity import (
+    LOCAL_USERS,
+    IdentityStandIn,
+    bootstrap_identity,
+    trusted_issuers,
+)
 from localdev.project import stage_project
 
 DEFAULT_API_PORT = 8000
 DEFAULT_CONSOLE_PORT = 8001
+DEFAULT_IDENTITY_PORT = 8002
 DEFAULT_LOCAL_API_KEY = "local-dev-key"
 STOP_TIMEOUT_SECONDS = 10
 
@@ -44,6 +52,7 @@ STOP_TIMEOUT_SECONDS = 10
 class Ports:
     api: int
     console: int
+    identity: int
     emulator: int
 
     @classmethod
@@ -51,6 +60,7 @@ class Ports:
         return cls(
             api=_port("API_PORT", DEFAULT_API_PORT),
             console=_port("CONSOLE_PORT", DEFAULT_CONSOLE_PORT),
+            identity=_port("IDENTITY_PORT", DEFAULT_IDENTITY_PORT),
             emulator=_port("EMULATOR_PORT", default_emulator),
         )
 
@@ -85,6 +95,7 @@ def main() -> int:
         (ports.emulator, "the emulator", "EMULATOR_PORT"),
         (ports.api, "the API", "API_PORT"),
         (ports.console, "the console", "CONSOLE_PORT"),
+        (ports.identity, "the sign-in stand-in", "IDENTITY_PORT"),
     ):
         if port_in_use(port):
             print(
@@ -99,7 +110,7 @@ def main() -> int:
     run_dir = Path(tempfile.gettempdir()) / "items-api" / f"run-{ports.api}"
     run_dir.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen[Any]] = []
-    console: ThreadingHTTPServer | None = None
+    servers: list[ThreadingHTTPServer] = []
     try:
         print(f"starting the AWS emulator (moto) on http://127.0.0.1:{ports.emulator}")
         children.append(start_moto_server(ports.emulator, run_dir / "moto.log"))
@@ -111,17 +122,39 @@ def main() -> int:
         print(f"event feeder running (log: {run_dir / 'events.log'})")
         project = stage_project(run_dir / "project", environment)
         api_url = f"http://127.0.0.1:{ports.api}"
+        console_url = f"http://127.0.0.1:{ports.console}/"
+        identity_url = f"http://127.0.0.1:{ports.identity}"
+        identity = bootstrap_identity(
+            environment["AWS_DEFAULT_REGION"],
+            environment["AWS_ENDPOINT_URL_S3"],
+            callback_urls=[console_url],
+        )
+        servers.append(IdentityStandIn(identity, identity_url).serve(ports.identity))
         # The console's config.json is served from memory: writing it into web/ would make
         # chalice's autoreload restart the API, and could be committed with the key inside.
-        console = start_console(
-            ports.console,
-            api_url=api_url,
-            api_key=api_key,
-            bucket_url=environment["AWS_ENDPOINT_URL_S3"],
+        servers.append(
+            start_console(
+                ports.console,
+                api_url=api_url,
+                api_key=api_key,
+                bucket_url=environment["AWS_ENDPOINT_URL_S3"],
+                auth={"domain": identity_url, "clientId": identity.console_client_id},
+            )
         )
         print(f"API:     {api_url}")
         print(f"API key: {api_key}   (send it as the x-api-key header)")
-        print(f"Console: http://127.0.0.1:{ports.console}/   (API URL and key prefilled)")
+        print(f"Console: {console_url}   (sign in as one of the users below)")
+        print(f"Sign-in: {identity_url}   (the local stand-in for Cognito's managed login)")
+        for username, (group, password) in LOCAL_USERS.items():
+            print(f"  user {username:<8} password {password}   ({group})")
+        for machine in identity.machine_clients.values():
+            print(
+                f"  machine client {machine.name}: id {machine.client_id}, "
+                f"scopes {' '.join(machine.scopes)}"
+            )
+        print("Tokens:  make token USER=editor   (or USER=viewer, or CLIENT=<machine client>)")
+        print("         prints only the token, issued by the local emulator: send it as")
+        print("         Authorization: Bearer <token>")
         api = subprocess.Popen(
             chalice_local.command(project, ports.api, autoreload=True),
             cwd=project,
@@ -129,6 +162,7 @@ def main() -> int:
                 process_environment(
                     {
                         "LOCAL_API_KEY": api_key,
+                        "AUTH_TRUSTED_ISSUERS": trusted_issuers(identity, identity_url),
                         "PYTHONPATH": str(PROJECT_DIR),  # localdev, for the launcher
                         # A bytecode cache written while the watcher starts would restart it.
                         "PYTHONDONTWRITEBYTECODE": "1",
@@ -141,9 +175,9 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        if console is not None:
-            console.shutdown()
-            console.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
         for child in reversed(children):
             _stop(child)
 

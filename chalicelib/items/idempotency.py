@@ -1,6 +1,6 @@
 """Idempotent creates, on Powertools for AWS Lambda's idempotency utility.
 
-A create with an ``Idempotency-Key`` runs at most once per (API key, idempotency key) for 24
+A create with an ``Idempotency-Key`` runs at most once per (principal, idempotency key) for 24
 hours: Powertools records the key in DynamoDB with a conditional write before running it and
 stores the response after, so a repeat gets the first response back, a repeat while the first
 is running is refused, and concurrent repeats cannot both run. A failed first attempt deletes its
@@ -152,7 +152,8 @@ class IdempotentCreates:
     ) -> dict[str, Any]:
         """``create()``'s result, computed now or replayed from the first request with ``key``.
 
-        ``scope`` separates clients (the API key), so two clients never share a key space.
+        ``scope`` separates principals (the token's subject), so two callers never share a key
+        space.
         ``create`` must return a JSON-serializable response record. An in-progress record
         expires when the invocation would (see :class:`InvocationDeadline`), so a crashed
         attempt does not block its key for 24 hours. ``discard(result)`` undoes a create whose

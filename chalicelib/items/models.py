@@ -73,3 +73,13 @@ class ItemPublic(BaseModel):
     created_at: str
     updated_at: str
     version: int
+    # A person's username or a machine client's id; null only on items written before the API
+    # recorded who wrote.
+    created_by: str | None = Field(
+        description="Who created the item: a person's username or a machine client's id "
+        "(null only for items written before the API recorded it). Set by the server."
+    )
+    updated_by: str | None = Field(
+        description="Who made the last write: a person's username or a machine client's id "
+        "(null only for items written before the API recorded it). Set by the server."
+    )

@@ -143,6 +143,9 @@ class ItemRepository:
     def _public(record: dict[str, Any]) -> dict[str, Any]:
         item = {field: record[field] for field in ITEM_FIELDS if field in record}
         item["version"] = int(item["version"])
+        # Items written before the API recorded who wrote have no audit fields: null, not absent.
+        item.setdefault("created_by", None)
+        item.setdefault("updated_by", None)
         return item
 
     def _conflict(self, item_id: str, exc: Exception, expected_version: int | None) -> Exception:
@@ -198,8 +201,8 @@ class ItemRepository:
 
     # -- single items ------------------------------------------------------------------------
 
-    def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Store a new item with a fresh id at version 1."""
+    def create(self, fields: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a new item with a fresh id at version 1, created by ``actor``."""
         now = self._clock()
         record = {
             **fields,
@@ -207,6 +210,8 @@ class ItemRepository:
             "created_at": now,
             "updated_at": now,
             "version": 1,
+            "created_by": actor,
+            "updated_by": actor,
         }
         internal = {_SK: ITEM_RECORD} | index_attributes(
             record["id"], record["status"], record["created_at"]
@@ -270,10 +275,11 @@ class ItemRepository:
         item_id: str,
         changes: dict[str, Any],
         expected_version: int | None,
+        actor: str,
         *,
         current: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Set the given client fields (all of them for PUT).
+        """Set the given client fields (all of them for PUT), written by ``actor``.
 
         A change of the name, the tags or the status changes the filter listings the item is
         in: the item is read (unless ``current`` is the item just read), then written in one
@@ -283,23 +289,33 @@ class ItemRepository:
         if not is_item_id(item_id):
             raise missing_item(item_id)
         if not LISTED_FIELDS & set(changes):
-            return self._update_in_place(item_id, changes, expected_version)
+            return self._update_in_place(item_id, changes, expected_version, actor)
         stored = current if current is not None else self.get(item_id)
         if expected_version is not None and stored["version"] != expected_version:
             raise PreconditionFailedError(
                 f"If-Match: item {item_id} is at version {stored['version']}, "
                 f"not {expected_version}"
             )
-        return self._update_with_entries(stored, changes)
+        return self._update_with_entries(stored, changes, actor)
 
     def _assignments(
-        self, item_id: str, changes: dict[str, Any]
+        self, item_id: str, changes: dict[str, Any], actor: str
     ) -> tuple[str, dict[str, str], dict[str, Any], str]:
-        """The ``UpdateExpression`` of a write (and its names and values, and its time)."""
+        """The ``UpdateExpression`` of a write by ``actor`` (and its names and values, and its
+        time)."""
         now = self._clock()
-        names = {"#id": _ID, "#version": "version", "#updated_at": "updated_at"}
-        values: dict[str, Any] = {":now": self._to_dynamo(now), ":one": {"N": "1"}}
-        assignments = ["#updated_at = :now"]
+        names = {
+            "#id": _ID,
+            "#version": "version",
+            "#updated_at": "updated_at",
+            "#updated_by": "updated_by",
+        }
+        values: dict[str, Any] = {
+            ":now": self._to_dynamo(now),
+            ":actor": {"S": actor},
+            ":one": {"N": "1"},
+        }
+        assignments = ["#updated_at = :now", "#updated_by = :actor"]
         for index, (field, value) in enumerate(sorted(changes.items())):
             names[f"#f{index}"] = field
             values[f":f{index}"] = self._to_dynamo(value)
@@ -314,10 +330,10 @@ class ItemRepository:
         return expression, names, values, now
 
     def _update_in_place(
-        self, item_id: str, changes: dict[str, Any], expected_version: int | None
+        self, item_id: str, changes: dict[str, Any], expected_version: int | None, actor: str
     ) -> dict[str, Any]:
         condition, condition_values = self._write_condition(expected_version)
-        expression, names, values, _ = self._assignments(item_id, changes)
+        expression, names, values, _ = self._assignments(item_id, changes, actor)
         response = self._conditional_write(
             self._client.update_item,
             item_id,
@@ -331,14 +347,21 @@ class ItemRepository:
         return self._public(self._from_dynamo(response["Attributes"]))
 
     def _update_with_entries(
-        self, stored: dict[str, Any], changes: dict[str, Any]
+        self, stored: dict[str, Any], changes: dict[str, Any], actor: str
     ) -> dict[str, Any]:
-        """Write ``changes`` to the item at ``stored``'s version with its entries, at once."""
+        """Write ``changes`` by ``actor`` to the item at ``stored``'s version with its entries,
+        at once."""
         from botocore.exceptions import ClientError
 
         item_id = stored["id"]
-        expression, names, values, now = self._assignments(item_id, changes)
-        updated = {**stored, **changes, "updated_at": now, "version": stored["version"] + 1}
+        expression, names, values, now = self._assignments(item_id, changes, actor)
+        updated = {
+            **stored,
+            **changes,
+            "updated_at": now,
+            "updated_by": actor,
+            "version": stored["version"] + 1,
+        }
         before, after = listings_of(stored), listings_of(updated)
         # A status change moves every entry to the shards of the new status.
         rewritten = after if updated["status"] != stored["status"] else after - before

@@ -37,12 +37,13 @@ class ItemService:
         self.repository = repository
         self._clock = clock
 
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, body: dict[str, Any], *, actor: str) -> dict[str, Any]:
+        """Create an item; ``actor`` (a username or client id) is recorded as its creator."""
         # Validation (pydantic_core, not pydantic) is imported by the first write: reads never
         # validate a body, so a cold GET does not pay for it (see docs/benchmarks.md, cold starts).
         from chalicelib.items.validation import validate_write
 
-        return self.repository.create(validate_write(body))
+        return self.repository.create(validate_write(body), actor)
 
     def get(self, item_id: str) -> dict[str, Any]:
         return self.repository.get(item_id)
@@ -82,7 +83,7 @@ class ItemService:
         return stored
 
     def replace(
-        self, item_id: str, body: dict[str, Any], expected: Versions | None
+        self, item_id: str, body: dict[str, Any], expected: Versions | None, *, actor: str
     ) -> dict[str, Any]:
         from chalicelib.items.validation import validate_write
 
@@ -92,7 +93,7 @@ class ItemService:
         return self._retried(
             item_id,
             expected_version,
-            lambda: self.repository.update(item_id, changes, expected_version),
+            lambda: self.repository.update(item_id, changes, expected_version, actor),
         )
 
     def _retried(
@@ -112,7 +113,7 @@ class ItemService:
         raise ConflictError(f"item {item_id} kept changing during the update, retry")
 
     def patch(
-        self, item_id: str, patch: dict[str, Any], expected: Versions | None
+        self, item_id: str, patch: dict[str, Any], expected: Versions | None, *, actor: str
     ) -> dict[str, Any]:
         """Apply an RFC 7396 merge patch.
 
@@ -135,7 +136,7 @@ class ItemService:
             return self._retried(
                 item_id,
                 expected_version,
-                lambda: self.repository.update(item_id, changes, expected_version),
+                lambda: self.repository.update(item_id, changes, expected_version, actor),
             )
         started = self._clock()
         for attempt in range(PATCH_ATTEMPTS):
@@ -152,7 +153,9 @@ class ItemService:
                 "attributes": apply_attributes_patch(stored["attributes"], changes["attributes"]),
             }
             try:
-                return self.repository.update(item_id, merged, stored["version"], current=stored)
+                return self.repository.update(
+                    item_id, merged, stored["version"], actor, current=stored
+                )
             except PreconditionFailedError:
                 if expected_version is not None:
                     raise

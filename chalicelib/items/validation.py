@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from pydantic_core import ValidationError as CoreValidationError
 
 STATUSES = ("active", "archived")
-READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
+READ_ONLY_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "version", "created_by", "updated_by"}
+)
 CLIENT_FIELDS = ("name", "description", "status", "tags", "attributes")
 DEFAULTS: dict[str, Any] = {"description": "", "status": "active", "tags": [], "attributes": {}}
 

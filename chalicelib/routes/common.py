@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CORSConfig, Request, Response
 
-from chalicelib.errors import ItemsApiError
+from chalicelib.auth.permissions import InvalidPrincipalError, Principal, required_permission
+from chalicelib.errors import ForbiddenError, ItemsApiError, UnauthorizedError
+from chalicelib.routes.authorizer import authorize
 from chalicelib.routes.web import error_response, header, parse_if_match
 from chalicelib.settings import cors_allow_origin
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
 CORS = CORSConfig(
     allow_origin=cors_allow_origin(),
-    allow_headers=["Content-Type", "If-Match", "Idempotency-Key", "X-Api-Key"],
+    allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Api-Key"],
     # Retry-After: browsers may only read the headers listed here (429, 503 and 409 carry it).
     expose_headers=["ETag", "Location", "Retry-After"],
     max_age=600,
@@ -37,25 +39,63 @@ def services() -> Services:
 
 
 def route(
-    blueprint: Blueprint, path: str, *, api_key_required: bool = True, **options: Any
+    blueprint: Blueprint, path: str, *, public: bool = False, **options: Any
 ) -> Callable[..., Any]:
-    """``blueprint.route`` with the API's defaults: CORS, API key, domain errors as responses."""
+    """``blueprint.route`` with the API's defaults: CORS, domain errors as responses, and unless
+    ``public``: the API key, the token authorizer and the permission the method needs
+    (``items/read`` for a GET, ``items/write`` for anything else), checked before the view."""
+    methods = options.get("methods", ["GET"])
+    permissions = {required_permission(method) for method in methods}
+    if len(permissions) != 1:
+        raise ValueError(f"{path}: a route must not mix reading and writing methods")
+    (permission,) = permissions
 
     def register(view: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(view)
         def handle(**params: str) -> Response:
             try:
+                if not public:
+                    check_permission(blueprint.current_request, permission)
                 return view(**params)
             except ItemsApiError as error:
                 return error_response(error)
 
+        protection: dict[str, Any] = (
+            {"api_key_required": False}
+            if public
+            else {"api_key_required": True, "authorizer": authorize}
+        )
         if set(options.get("methods", ["GET"])) <= BODYLESS_METHODS:
             # An empty list switches Chalice's content-type check off for the route.
             options.setdefault("content_types", [])
-        blueprint.route(path, cors=CORS, api_key_required=api_key_required, **options)(handle)
+        blueprint.route(path, cors=CORS, **protection, **options)(handle)
         return handle
 
     return register
+
+
+def principal(request: Request) -> Principal:
+    """Who the request acts for, from the context the authorizer put on it."""
+    context = request.context.get("authorizer") if request.context else None
+    try:
+        return Principal.from_context(context or {})
+    except InvalidPrincipalError as exc:
+        # Only a route without the authorizer could get here: refuse rather than guess.
+        raise UnauthorizedError("the request carries no verified principal") from exc
+
+
+def check_permission(request: Request, permission: str) -> Principal:
+    """The request's principal, if it holds ``permission`` and its token is still valid."""
+    caller = principal(request)
+    if caller.expired():
+        raise UnauthorizedError("the token has expired")
+    if not caller.may(permission):
+        held = ", ".join(sorted(caller.permissions)) or "no permission"
+        resource = (request.context or {}).get("resourcePath", "")
+        raise ForbiddenError(
+            f"{request.method} {resource} needs {permission}; {caller.name} has {held}"
+        )
+    return caller
 
 
 def json_body(request: Request) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from chalicelib.routes.common import (
     MERGE_PATCH_TYPES,
     expected_versions,
     json_body,
+    principal,
     query,
     route,
     services,
@@ -43,10 +44,11 @@ def create_item() -> Response:
 
         key = parse_idempotency_key(key)
     body = json_body(request)
+    caller = principal(request)
     current = services()
 
     def create() -> dict[str, Any]:
-        item = current.items.create(body)
+        item = current.items.create(body, actor=caller.name)
         return {
             "status_code": 201,
             "body": dumps(item),
@@ -63,7 +65,8 @@ def create_item() -> Response:
     else:
         created = current.idempotency.run_once(
             key=key,
-            scope=header(request.headers, "x-api-key") or "",
+            # Per principal (the token's subject): one client's keys never meet another's.
+            scope=caller.subject,
             body=body,
             create=create,
             discard=discard,
@@ -101,14 +104,18 @@ def get_item(item_id: str) -> Response:
 def replace_item(item_id: str) -> Response:
     request = item_routes.current_request
     expected = expected_versions(request)
-    return item_response(services().items.replace(item_id, json_body(request), expected))
+    actor = principal(request).name
+    return item_response(
+        services().items.replace(item_id, json_body(request), expected, actor=actor)
+    )
 
 
 @route(item_routes, "/items/{item_id}", methods=["PATCH"], content_types=MERGE_PATCH_TYPES)
 def patch_item(item_id: str) -> Response:
     request = item_routes.current_request
     expected = expected_versions(request)
-    return item_response(services().items.patch(item_id, json_body(request), expected))
+    actor = principal(request).name
+    return item_response(services().items.patch(item_id, json_body(request), expected, actor=actor))
 
 
 @route(item_routes, "/items/{item_id}", methods=["DELETE"])

@@ -1,4 +1,4 @@
-"""Routes that need no API key: health and the OpenAPI document."""
+"""Public routes (no API key, no token): health and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from chalicelib.routes.web import json_response
 system_routes = Blueprint(__name__)
 
 
-@route(system_routes, "/health", api_key_required=False)
+@route(system_routes, "/health", public=True)
 def health() -> Response:
     from chalicelib.health import OK
 
@@ -24,7 +24,7 @@ def health() -> Response:
     return json_response({"status": "unavailable", "checks": checks}, 503, retry_after)
 
 
-@route(system_routes, "/openapi.json", api_key_required=False)
+@route(system_routes, "/openapi.json", public=True)
 def openapi_document() -> Response:
     from chalicelib.openapi import build_document
 

@@ -82,6 +82,9 @@ def location(request_context: dict[str, Any] | None, path: str) -> str:
 
 def error_response(error: ItemsApiError) -> Response:
     headers = {"Retry-After": str(error.RETRY_AFTER)} if error.RETRY_AFTER else {}
+    if error.STATUS_CODE == 401:
+        # RFC 6750: a refused bearer token says which scheme the API expects.
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     return json_response(error.to_body(), error.STATUS_CODE, headers)
 
 

@@ -184,10 +184,22 @@ def test_the_release_deploys_then_smokes_what_the_stack_reports() -> None:
     assert "--exclusively ItemsApi-${{ inputs.stage }}" in flags
     assert "OutputKey=='ApiUrl'" in steps["Read the stack's ApiUrl"]["run"]
     smoke = steps["make smoke"]["run"]
-    assert "OutputKey=='ApiKeyId'" in smoke
+    assert "OutputKey=='$1'" in smoke
+    assert "output ApiKeyId" in smoke
     assert "--include-value" in smoke
-    assert "::add-mask::$API_KEY" in smoke
-    assert 'make smoke BASE_URL="$BASE_URL" API_KEY="$API_KEY"' in smoke
+    # Every variable the Makefile's smoke target insists on is passed, and every secret masked.
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nsmoke:") :].split("\n\n", 1)[0]
+    required = re.findall(r'-n "\$\((\w+)\)"', recipe)
+    assert set(required) == {"BASE_URL", "API_KEY", "TOKEN", "VIEWER_TOKEN"}
+    for name in required:
+        assert f'{name}="${name}"' in smoke.split("make smoke", 1)[1], name
+    for secret in ("API_KEY", "TOKEN", "VIEWER_TOKEN"):
+        assert f"::add-mask::${secret}" in smoke, secret
+    # The tokens are the machine clients' own (client credentials), the editor's from importer.
+    assert "grant_type=client_credentials" in smoke
+    assert "TOKEN=$(token Importer)" in smoke
+    assert "VIEWER_TOKEN=$(token Reporting)" in smoke
 
 
 def test_credentials_are_for_the_configured_account_only() -> None:

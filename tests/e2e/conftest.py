@@ -11,9 +11,12 @@ Screenshots go to a temporary directory, so a test run never dirties the work tr
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -26,7 +29,7 @@ from playwright.sync_api import (
 )
 
 from localdev.console import start_console
-from tests.integration.harness import API_KEY, LiveApi, live_api
+from tests.integration.harness import API_KEY, CONSOLE_PORT, LiveApi, live_api
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags chromium keeps dialling Google's hosts, which this
@@ -42,6 +45,11 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 VIEWPORT: ViewportSize = {"width": 1100, "height": 800}
+# The widths every screen is checked at: a small phone and a laptop.
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+# axe-core from npm (package.json pins it; `make node` installs it), injected into every page.
+AXE = Path(__file__).parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 OpenPage = Callable[..., Page]
 
@@ -55,12 +63,16 @@ def live() -> Iterator[LiveApi]:
 
 @pytest.fixture(scope="session")
 def console_url(live: LiveApi) -> Iterator[str]:
-    """The console on a free port, configured for this session's API and bucket."""
+    """The console on the port its sign-in returns to, configured for this session's API,
+    bucket and sign-in stand-in."""
+    assert live.stand_in is not None
+    assert live.identity is not None
     server = start_console(
-        0,
+        CONSOLE_PORT,
         api_url=live.url,
         api_key=API_KEY,
         bucket_url=live.environment["AWS_ENDPOINT_URL_S3"],
+        auth={"domain": live.stand_in.url, "clientId": live.identity.console_client_id},
     )
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
@@ -89,9 +101,15 @@ def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
     problems: list[str] = []
 
     def open_console(
-        route: str = "#/", *, with_config: bool = True, expected_errors: tuple[str, ...] = ()
+        route: str = "#/",
+        *,
+        user: str | None = "editor",
+        with_config: bool = True,
+        expected_errors: tuple[str, ...] = (),
     ) -> Page:
-        """``expected_errors``: console errors this test provokes on purpose (substrings)."""
+        """Sign in as ``user`` (through the sign-in page, as a person would; ``None``: stay
+        signed out), then open ``route``. ``expected_errors``: console errors this test
+        provokes on purpose (substrings)."""
         allowed = ("Failed to load resource", *expected_errors)
 
         def on_console(message: ConsoleMessage) -> None:
@@ -100,6 +118,8 @@ def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
 
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
         contexts.append(context)
+        # An init script runs outside the page's CSP, which allows no inline or injected script.
+        context.add_init_script(path=str(axe_source()))
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         page.on("console", on_console)
@@ -107,12 +127,29 @@ def open_page(browser: Browser, console_url: str) -> Iterator[OpenPage]:
             page.route("**/config.json", lambda route: route.fulfill(status=404, body=""))
         page.goto(console_url + route)
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        if user is not None:
+            sign_in(page, user)
+            if route not in ("", "#/"):
+                page.goto(console_url + route)
+                expect(page.locator("body")).to_have_attribute("data-ready", "true")
         return page
 
     yield open_console
     for context in contexts:
         context.close()
     assert problems == []
+
+
+def sign_in(page: Page, username: str) -> None:
+    """Sign in through the managed login (the local stand-in's page), with the password."""
+    from localdev.identity import LOCAL_USERS
+
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(LOCAL_USERS[username][1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection-status")).to_contain_text(f"Signed in as {username}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +171,89 @@ def snap(screenshot_dir: Path) -> Callable[..., Path]:
         return path
 
     return take
+
+
+def axe_source() -> Path:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make node` installs axe-core (package.json)")
+    return AXE
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (every rule axe runs by default)."""
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, { resultTypes: ["violations"] });
+            return result.violations.map((v) => ({
+                id: v.id,
+                impact: v.impact,
+                help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return violations
+
+
+def assert_accessible(page: Page, screen: str) -> None:
+    """Zero axe violations and no sideways scrolling, at the phone's width and the laptop's."""
+    original = page.viewport_size
+    try:
+        for size in (PHONE, DESKTOP):
+            page.set_viewport_size(size)
+            violations = axe_violations(page)
+            assert violations == [], f"{screen} at {size['width']} px: {violations}"
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (
+                f"{screen} at {size['width']} px scrolls sideways by {overflow} px"
+            )
+    finally:
+        if original:
+            page.set_viewport_size(original)
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc), parents first."""
+    tree = [pid]
+    for parent in tree:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = (task / "children").read_text().split()
+                tree.extend(int(child) for child in children)
+    return tree
+
+
+def moto_process(live: LiveApi) -> Any:
+    """The emulator's process of this session (the harness starts it first)."""
+    for process in live.processes:
+        args = process.args
+        parts = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+        if any("moto" in str(part) for part in parts):
+            return process
+    raise AssertionError(f"no moto server among {[p.args for p in live.processes]}")
+
+
+@contextlib.contextmanager
+def storage_outage(live: LiveApi) -> Iterator[Callable[[], None]]:
+    """Pause the emulator (SIGSTOP) for the block, as storage that stops answering: requests
+    reach its socket and wait there. Yields ``resume`` (SIGCONT), which the block may call
+    early; the emulator always resumes at the end, even when the test fails."""
+    pids = _process_tree(moto_process(live).pid)
+    resumed = False
+
+    def resume() -> None:
+        nonlocal resumed
+        if not resumed:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+            resumed = True
+
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield resume
+    finally:
+        resume()

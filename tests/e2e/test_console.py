@@ -12,7 +12,8 @@ import pytest
 import requests
 from playwright.sync_api import FilePayload, Page, expect
 
-from tests.e2e.conftest import OpenPage
+from localdev.identity import LOCAL_USERS
+from tests.e2e.conftest import OpenPage, assert_accessible
 from tests.integration.harness import API_KEY, LiveApi
 
 pytestmark = pytest.mark.integration
@@ -36,30 +37,126 @@ def item_names(page: Page) -> list[str]:
     return page.locator("#items-body tr td:first-child").all_inner_texts()
 
 
-def test_first_visit_asks_for_the_connection_and_keeps_the_key_in_the_tab(
+def test_signing_in_keeps_the_tokens_in_the_tab_and_signing_out_forgets_them(
     open_page: OpenPage, live: LiveApi, snap: Snap
 ) -> None:
-    # GIVEN a deployment whose config.json is missing: nothing is prefilled
-    # (The API's 403 for a wrong key carries no CORS headers, so chromium reports it as a CORS
-    # error and the page cannot read the message; it still must not connect.)
-    page = open_page(with_config=False, expected_errors=("blocked by CORS policy",))
-    expect(page.get_by_role("heading", name="Connect to the API")).to_be_visible()
-    expect(page.get_by_label("API key", exact=True)).to_have_value("")
-
-    # WHEN the user enters a wrong key THEN the API's refusal is shown and nothing is kept
-    page.get_by_label("API base URL", exact=True).fill(live.url)
-    page.get_by_label("API key", exact=True).fill("wrong-key")
-    page.get_by_role("button", name="Connect").click()
-    expect(page.locator("#settings-error")).to_contain_text("Could not connect")
-    assert page.evaluate("sessionStorage.length") == 0
+    # GIVEN a signed-out visit: the console asks to sign in and shows nothing else
+    page = open_page(user=None)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#list-view")).to_be_hidden()
     snap(page, "connect")
 
-    # WHEN the right key is entered THEN the list opens and the key lives in sessionStorage only
-    page.get_by_label("API key", exact=True).fill(API_KEY)
-    page.get_by_label("API key", exact=True).press("Enter")
+    # WHEN the person signs in at the managed login with a wrong password, THEN it says so
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username").fill("editor")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Incorrect username or password")
+
+    # WHEN the right password is given THEN the list opens, signed in as the editor
+    page.get_by_label("Password").fill(LOCAL_USERS["editor"][1])
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Items")).to_be_visible()
-    assert page.evaluate("sessionStorage.getItem('items-console.apiKey')") == API_KEY
+    expect(page.locator("#connection-status")).to_contain_text("Signed in as editor")
+    # The code and state left the address bar; the tokens live in this tab's session only.
+    assert "code=" not in page.url
+    stored = json.loads(page.evaluate("sessionStorage.getItem('items-console.tokens')"))
+    assert stored["accessToken"].count(".") == 2
+    assert stored["refreshToken"]
     assert page.evaluate("localStorage.length") == 0
+    assert page.context.cookies() == []
+
+    # WHEN the person signs out THEN the tokens are gone and the sign-in screen is back
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('items-console.tokens')") is None
+
+
+def test_a_token_about_to_expire_is_refreshed_before_it_is_used(
+    open_page: OpenPage, live: LiveApi
+) -> None:
+    page = open_page()
+    before = json.loads(page.evaluate("sessionStorage.getItem('items-console.tokens')"))
+    # GIVEN tokens that expire within the refresh margin
+    page.evaluate(
+        """() => {
+            const tokens = JSON.parse(sessionStorage.getItem('items-console.tokens'));
+            tokens.expiresAt = Date.now() + 5000;
+            sessionStorage.setItem('items-console.tokens', JSON.stringify(tokens));
+        }"""
+    )
+    # WHEN the page loads again THEN it refreshes them first and works on
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_role("heading", name="Items")).to_be_visible()
+    after = json.loads(page.evaluate("sessionStorage.getItem('items-console.tokens')"))
+    assert after["accessToken"] != before["accessToken"]
+    assert after["refreshToken"] == before["refreshToken"]
+    assert after["expiresAt"] > before["expiresAt"] - 3_600_000 + 60_000
+
+
+def test_a_viewer_sees_read_only_screens(open_page: OpenPage, live: LiveApi, snap: Snap) -> None:
+    item = live.create_item(unique("Viewed"))
+    page = open_page(user="viewer")
+
+    expect(page.locator("#connection-status")).to_contain_text("viewer: read only")
+    expect(page.locator("#new-item")).to_be_hidden()
+    page.goto(page.url.split("#")[0] + f"#/items/{item['id']}")
+    expect(page.get_by_role("heading", name=item["name"])).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_be_disabled()
+    expect(page.locator("#save-item")).to_be_hidden()
+    expect(page.locator("#delete-item")).to_be_hidden()
+    expect(page.locator("#upload-form")).to_be_hidden()
+    expect(page.locator("#meta-created-by")).to_have_text("editor")
+    snap(page, "viewer")
+
+
+def test_every_screen_has_no_axe_violation_at_360_and_1280_px(
+    open_page: OpenPage, live: LiveApi
+) -> None:
+    """axe-core's rules, zero violations, and no sideways scrolling, on the list, an item with
+    an attachment, the create form and a viewer's item, at a phone's width and a laptop's."""
+    item = live.create_item(unique("Accessible"), tags=["a", "b"], attributes={"k": {"n": 1}})
+    attachment = live.request(
+        "POST",
+        f"/items/{item['id']}/attachments",
+        {"filename": "a.txt", "content_type": "text/plain", "size": 1},
+    )
+    assert attachment.status_code == 201, attachment.text
+
+    page = open_page()
+    expect(page.locator("#items-body tr").first).to_be_visible()
+    assert_accessible(page, "list")
+    page = open_page(f"#/items/{item['id']}")
+    expect(page.get_by_role("heading", name=item["name"])).to_be_visible()
+    expect(page.get_by_text("a.txt")).to_be_visible()
+    assert_accessible(page, "item")
+    page = open_page("#/new")
+    expect(page.get_by_label("Name", exact=True)).to_be_visible()
+    assert_accessible(page, "create")
+    page = open_page(f"#/items/{item['id']}", user="viewer")
+    expect(page.get_by_role("heading", name=item["name"])).to_be_visible()
+    assert_accessible(page, "viewer's item")
+
+
+def test_a_refused_write_says_why(open_page: OpenPage, live: LiveApi) -> None:
+    # A viewer's page that still offers a write (say, its group changed): the API refuses it
+    # and the page shows the API's reason.
+    item = live.create_item(unique("Guarded"))
+    page = open_page(f"#/items/{item['id']}", user="viewer")
+    expect(page.get_by_role("heading", name=item["name"])).to_be_visible()
+    page.evaluate(
+        """() => {
+            const locked = document.querySelectorAll('#item-form [disabled]');
+            for (const el of locked) el.disabled = false;
+            document.getElementById('save-item').hidden = false;
+        }"""
+    )
+    page.get_by_label("Name", exact=True).fill("renamed by a viewer")
+    page.locator("#save-item").click()
+    expect(page.locator("#item-error")).to_contain_text("Not allowed")
+    expect(page.locator("#item-error")).to_contain_text("needs items/write")
+    assert stored(live, item["id"])["name"] == item["name"]
 
 
 def test_every_form_control_has_a_label(open_page: OpenPage) -> None:
@@ -288,7 +385,11 @@ def test_upload_an_attachment_then_download_it(
     expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
     row = page.locator("#attachments-body tr", has_text="poster.png")
     expect(row).to_contain_text("image/png")
+    # "Uploaded" once the bucket's upload event is processed (the event feeder, as S3 -> Lambda
+    # would): the page re-reads the attachments until then; 30 s only ends a wait that never ends.
+    expect(row.locator(".upload-state time")).to_be_visible(timeout=30_000)
     expect(row).not_to_contain_text("not yet")
+    expect(page.locator("#notice")).to_contain_text("stored and ready to download")
     snap(page, "attachments")
     assert len(live.bucket_keys(prefix)) == 1
 
@@ -372,7 +473,7 @@ def test_the_list_pages_with_the_cursor_and_filters_by_status(
 def test_the_merge_patch_the_page_sends(
     open_page: OpenPage, source: Any, target: Any, patch: Any
 ) -> None:
-    page = open_page("#/settings")
+    page = open_page(user=None)
     # JSON text in, JSON text out: JSON.parse keeps "__proto__" an ordinary key.
     result = page.evaluate(
         """async ([source, target]) => {
@@ -396,8 +497,15 @@ def test_the_console_server_sends_the_csp_and_a_generated_config(
     assert live.url in csp
     assert live.environment["AWS_ENDPOINT_URL_S3"] in csp
 
+    assert live.stand_in is not None
+    assert live.identity is not None
+    assert live.stand_in.url in csp  # the token endpoint, for sign-in and refresh
     config = requests.get(console_url + "config.json", timeout=10)
-    assert config.json() == {"apiUrl": live.url, "apiKey": API_KEY}
+    assert config.json() == {
+        "apiUrl": live.url,
+        "apiKey": API_KEY,
+        "auth": {"domain": live.stand_in.url, "clientId": live.identity.console_client_id},
+    }
     # Generated in memory: no config.json (with a key in it) ever lands in web/.
     assert not (Path(__file__).parents[2] / "web" / "config.json").exists()
 
@@ -418,7 +526,7 @@ def test_the_console_server_sends_the_csp_and_a_generated_config(
 def test_the_field_an_error_message_names(
     open_page: OpenPage, message: str, field: str | None
 ) -> None:
-    page = open_page("#/settings")
+    page = open_page(user=None)
     named = page.evaluate(
         """async (message) => (await import("./js/json.js")).fieldOf(message)""", message
     )
@@ -426,7 +534,7 @@ def test_the_field_an_error_message_names(
 
 
 def test_numbers_keep_their_exact_text_through_the_page(open_page: OpenPage) -> None:
-    page = open_page("#/settings")
+    page = open_page(user=None)
     text = '{"big":12345678901234567890,"small":0.1,"exp":1e400,"n":-7,"nested":{"x":1.50}}'
     round_trip = page.evaluate(
         """async (text) => JSON.stringify((await import("./js/json.js")).parseExact(text))""",

@@ -38,6 +38,8 @@ PROD_CONTEXT: dict[str, Any] = {
     "alarmEmail": "ops@example.com",
     "readCapacityMax": 80,
     "writeCapacityMax": 60,
+    # Both address versions: one WAF IP set each (dev has no allowlist at all).
+    "ipAllowlist": ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32"],
 }
 
 

@@ -215,24 +215,6 @@ def test_api_gateways_own_refusals_carry_cors_and_throttles_carry_retry_after(
             assert int(retry_after.strip("'")) > 0
 
 
-def test_usage_plan_with_throttle_and_quota_bound_to_the_stage_and_key(stage: Synthesized) -> None:
-    plan = stage.only("AWS::ApiGateway::UsagePlan")
-    assert plan["DependsOn"] == [SAM_STAGE]
-    props = plan["Properties"]
-    assert props["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": "api"}]
-    assert props["Throttle"] == {
-        "BurstLimit": stage.context["throttleBurstLimit"],
-        "RateLimit": stage.context["throttleRateLimit"],
-    }
-    assert props["Quota"] == {"Limit": stage.context["quotaLimitPerDay"], "Period": "DAY"}
-    key_id = next(iter(stage.resources("AWS::ApiGateway::ApiKey")))
-    stage.template.has_resource_properties("AWS::ApiGateway::ApiKey", {"Enabled": True})
-    stage.template.has_resource_properties(
-        "AWS::ApiGateway::UsagePlanKey",
-        {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": Match.any_value()},
-    )
-
-
 def test_waf_web_acl_with_managed_rules_and_rate_limit_on_the_stage(stage: Synthesized) -> None:
     acl = stage.only("AWS::WAFv2::WebACL")["Properties"]
     assert acl["Scope"] == "REGIONAL"

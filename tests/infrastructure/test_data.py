@@ -142,6 +142,7 @@ _NAME_PROPERTIES = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::KMS::Key": None,  # a key has no name; aliases would be AWS::KMS::Alias
     "AWS::IAM::Role": "RoleName",
+    "AWS::Cognito::UserPool": "UserPoolName",
     # SAM retains each published version (a rollback needs the old one); versions have no name.
     "AWS::Lambda::Version": None,
 }
@@ -197,12 +198,13 @@ def test_prod_keeps_state_on_delete_and_replace_but_not_after_a_failed_create(
 
     RetainExceptOnCreate deletes what a failed first create made, so the retry starts clean,
     while deletion and replacement keep data (CloudFormation User Guide, DeletionPolicy).
-    Deletion-protected tables cannot be deleted on rollback, so they use plain Retain.
+    Deletion-protected tables and user pools cannot be deleted on rollback, so they use plain
+    Retain (test_identity checks the pool's).
     """
     stateful = ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::IAM::Role")
     console_bucket = _console_bucket_id(prod)
     for logical_id, resource in prod.json["Resources"].items():
-        if resource["Type"] == "AWS::DynamoDB::Table":
+        if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::Cognito::UserPool"):
             continue
         if resource["Type"] in stateful and logical_id != console_bucket:
             if resource["Type"] == "AWS::IAM::Role":

@@ -20,6 +20,7 @@ from chalicelib.schema import (
 )
 from infrastructure.config import LAMBDA_RUNTIME
 from infrastructure.functions import (
+    AUTHORIZER_ID,
     CLEANUP_EVENT,
     CLEANUP_ID,
     FUNCTION_ID,
@@ -51,7 +52,9 @@ def _function(stage: Synthesized, function_id: str = FUNCTION_ID) -> dict[str, A
 
 
 def test_the_template_holds_exactly_the_apps_functions(stage: Synthesized) -> None:
-    assert set(stage.resources("AWS::Serverless::Function")) == set(FUNCTIONS)
+    # The token authorizer is checked in test_identity (outside the VPC, its own timeout).
+    expected = {*FUNCTIONS, AUTHORIZER_ID}
+    assert set(stage.resources("AWS::Serverless::Function")) == expected
 
 
 @each_function

@@ -151,15 +151,32 @@ def test_console_is_published_with_a_generated_config(dev: Synthesized, prod: Sy
     assert "https://${RestAPI}.execute-api." in dev_markers
     # In prod the URL is known at synth time, so it is written into the staged config.json.
     keys = prod.only("Custom::CDKBucketDeployment")["Properties"]["SourceObjectKeys"]
-    configs = [
-        json.loads(config.read_text())
+    texts = [
+        config.read_text()
         for key in keys
         for config in [
             prod.path.parent / "cdk.out" / f"asset.{key.removesuffix('.zip')}" / "config.json"
         ]
         if config.exists()
     ]
-    assert configs == [{"apiUrl": f"https://{prod.context['domainName']}/"}]
+    assert len(texts) == 1
+    # Deploy-time values (the console's key, the sign-in domain and client) are markers that
+    # BucketDeployment replaces with their JSON strings, quotes included (SourceMarkers).
+    markers = prod.only("Custom::CDKBucketDeployment")["Properties"]["SourceMarkers"]
+    replacements = {marker: value for source in markers for marker, value in source.items()}
+    text = texts[0]
+    for marker, value in replacements.items():
+        joined = value["Fn::Join"][1]
+        assert joined[0].startswith('"'), marker
+        assert joined[-1].endswith('"'), marker
+        text = text.replace(marker, json.dumps(f"<{marker}>"))
+    config = json.loads(text)
+    assert config["apiUrl"] == f"https://{prod.context['domainName']}/"
+    assert set(config) == {"apiUrl", "apiKey", "auth"}
+    assert set(config["auth"]) == {"domain", "clientId"}
+    rendered = json.dumps(replacements)
+    assert "console-" in rendered  # the console's own API key
+    assert ".amazoncognito.com" in rendered
 
 
 def test_prod_console_on_its_domain_with_tls12(prod: Synthesized) -> None:

@@ -3,7 +3,10 @@
 as `make run` starts them (``localdev``: they die with the test session, whatever ends it, and
 the server takes a burst of 64 clients). ``chalice local`` sets the stage's environment over its
 own, so it runs on a staged project (``localdev.project``) whose local stage points at this
-session's emulator. The ``live`` fixture is in ``tests/integration/conftest.py``.
+session's emulator. The emulator also holds the local user pool, and the sign-in stand-in
+(``localdev.identity``) serves what moto lacks, as under ``make run``; requests carry an editor's
+access token from that pool unless told otherwise. The ``live`` fixture is in
+``tests/integration/conftest.py``.
 """
 
 from __future__ import annotations
@@ -41,9 +44,20 @@ from localdev.emulator import (
     wait_for_http,
     with_emulator_port,
 )
+from localdev.identity import (
+    IdentityStandIn,
+    LocalIdentity,
+    bootstrap_identity,
+    local_user_token,
+    trusted_issuers,
+)
 from localdev.project import stage_project
 
 API_KEY = "integration-test-key"
+# Where the browser tests' console returns after signing in (start_console binds this port).
+CONSOLE_PORT = free_port()
+CONSOLE_CALLBACK = f"http://127.0.0.1:{CONSOLE_PORT}/"
+EDITOR = object()  # the default caller of LiveApi.request: the local editor user
 
 
 @dataclass
@@ -55,6 +69,17 @@ class LiveApi:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workdir: Path | None = None
     session: requests.Session = field(default_factory=requests.Session)
+    identity: LocalIdentity | None = None
+    stand_in: IdentityStandIn | None = None
+    servers: list[Any] = field(default_factory=list)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, username: str = "editor") -> str:
+        """An access token of a local user, from the emulator's user pool (cached)."""
+        assert self.identity is not None
+        if username not in self._tokens:
+            self._tokens[username] = local_user_token(self.identity, username)
+        return self._tokens[username]
 
     def request(
         self,
@@ -65,8 +90,14 @@ class LiveApi:
         *,
         raw: bytes | None = None,
         api_key: str | None = API_KEY,
+        token: object = EDITOR,
     ) -> requests.Response:
+        """``token``: the bearer token (the editor's by default, ``None`` for none)."""
         sent = {"x-api-key": api_key} if api_key else {}
+        if token is EDITOR:
+            sent["Authorization"] = f"Bearer {self.token()}"
+        elif isinstance(token, str):
+            sent["Authorization"] = f"Bearer {token}"
         if body is not None or raw is not None:
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
@@ -148,6 +179,10 @@ class LiveApi:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        self.servers.clear()
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
@@ -173,6 +208,20 @@ def live_api() -> LiveApi:
     bootstrap(environment)
     # The stack's event sources (the stream, S3's upload events, TTL), fed as Lambda would.
     live.processes.append(start_event_feeder(environment, workdir / "events.log"))
+    identity_url = f"http://127.0.0.1:{free_port()}"
+    live.identity = bootstrap_identity(
+        environment["AWS_DEFAULT_REGION"],
+        environment["AWS_ENDPOINT_URL_S3"],
+        # The browser tests' console runs on a port chosen later; any loopback page may return.
+        callback_urls=[CONSOLE_CALLBACK],
+    )
+    live.stand_in = IdentityStandIn(live.identity, identity_url)
+    live.servers.append(live.stand_in.serve(int(identity_url.rsplit(":", 1)[1])))
+    environment = {
+        **environment,
+        "AUTH_TRUSTED_ISSUERS": trusted_issuers(live.identity, identity_url),
+    }
+    live.environment = environment
 
     project = stage_project(workdir / "project", environment)
     api_port = free_port()

@@ -117,6 +117,7 @@ class Run:
     api_port: int
     console_port: int
     emulator_port: int
+    identity_port: int
     log: Path
 
     @property
@@ -125,7 +126,7 @@ class Run:
 
     @property
     def ports(self) -> list[int]:
-        return [self.api_port, self.console_port, self.emulator_port]
+        return [self.api_port, self.console_port, self.emulator_port, self.identity_port]
 
     def wait_until_serving(self) -> None:
         try:
@@ -137,13 +138,27 @@ class Run:
             raise AssertionError(f"{exc}\n{self.log.read_text()}") from exc
         assert requests.get(f"{self.api_url}/health", timeout=30).status_code == 200
 
+    def token(self) -> str:
+        """The local editor's access token from this run's own emulator (as `make token`)."""
+        from localdev.emulator import local_stage_environment
+        from localdev.identity import local_user_token
+        from localdev.token import find_identity
+
+        region = local_stage_environment()["AWS_DEFAULT_REGION"]
+        identity = find_identity(region, f"http://127.0.0.1:{self.emulator_port}")
+        return local_user_token(identity, "editor")
+
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"x-api-key": "local-dev-key", **kwargs.pop("headers", {})}
+        headers = {
+            "x-api-key": "local-dev-key",
+            "Authorization": f"Bearer {self.token()}",
+            **kwargs.pop("headers", {}),
+        }
         return requests.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
 
 
 def run_environment(ports: list[int]) -> dict[str, str]:
-    api, console, emulator = ports
+    api, console, emulator, identity = ports
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -154,16 +169,17 @@ def run_environment(ports: list[int]) -> dict[str, str]:
         "API_PORT": str(api),
         "CONSOLE_PORT": str(console),
         "EMULATOR_PORT": str(emulator),
+        "IDENTITY_PORT": str(identity),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 
 @contextmanager
 def started(command: list[str], log: Path, ports: list[int] | None = None) -> Iterator[Run]:
-    """``command`` (`make run` or its entry point) on ``ports`` (API, console, emulator; free
-    ones by default), serving; stopped and every process it started killed afterwards, whatever
-    the test did."""
-    ports = ports or free_ports(3)
+    """``command`` (`make run` or its entry point) on ``ports`` (API, console, emulator, sign-in
+    stand-in; free ones by default), serving; stopped and every process it started killed
+    afterwards, whatever the test did."""
+    ports = ports or free_ports(4)
     with log.open("ab") as output:
         process = subprocess.Popen(
             command,
@@ -172,7 +188,7 @@ def started(command: list[str], log: Path, ports: list[int] | None = None) -> It
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    run = Run(process, ports[0], ports[1], ports[2], log)
+    run = Run(process, ports[0], ports[1], ports[2], ports[3], log)
     seen: dict[int, str] = {}
     try:
         run.wait_until_serving()

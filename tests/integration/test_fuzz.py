@@ -105,30 +105,40 @@ CHECKS = [
     accepts_valid_data,
     negative_data_rejection,
 ]
-CONFIG = schemathesis.Config.from_dict(
-    {
-        "seed": SEED,
-        # The valid key for the document's apiKey scheme: API Gateway's own 403s are not what
-        # this test is about (a negative case that drops or changes the key still gets its 403).
-        "auth": {"openapi": {"apiKey": {"api_key": API_KEY}}},
-        "generation": {
-            "mode": "all",
-            "max-examples": EXAMPLES_PER_OPERATION,
-            "deterministic": True,
-            "database": "none",
+
+
+def fuzz_config(token: str) -> Any:
+    """schemathesis's configuration, with valid credentials for both security schemes."""
+    return schemathesis.Config.from_dict(
+        {
+            **CONFIG,
+            # The valid key and an editor's token: API Gateway's and the authorizer's refusals
+            # are not what this test is about (a negative case that drops or changes them still
+            # gets its 403 or 401).
+            "auth": {"openapi": {"apiKey": {"api_key": API_KEY}, "bearerAuth": {"bearer": token}}},
+        }
+    )
+
+
+CONFIG: dict[str, Any] = {
+    "seed": SEED,
+    "generation": {
+        "mode": "all",
+        "max-examples": EXAMPLES_PER_OPERATION,
+        "deterministic": True,
+        "database": "none",
+    },
+    "checks": {
+        # Valid requests may still meet a missing item (404), a stale If-Match (412), an
+        # Idempotency-Key still in progress (409) or already used with another body (422:
+        # the generator repeats header values), or a busy emulator (429/503).
+        "positive_data_acceptance": {
+            "expected-statuses": ["2xx", "3xx", "404", "409", "412", "422", "429", "503"]
         },
-        "checks": {
-            # Valid requests may still meet a missing item (404), a stale If-Match (412), an
-            # Idempotency-Key still in progress (409) or already used with another body (422:
-            # the generator repeats header values), or a busy emulator (429/503).
-            "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "3xx", "404", "409", "412", "422", "429", "503"]
-            },
-        },
-        # Only documented methods (see the module docstring).
-        "phases": {"coverage": {"unexpected-methods": []}},
-    }
-)
+    },
+    # Only documented methods (see the module docstring).
+    "phases": {"coverage": {"unexpected-methods": []}},
+}
 # (run, operation) -> Counter of "sent" and "accepted"
 TALLY: dict[tuple[str, str], Counter[str]] = {}
 
@@ -151,7 +161,9 @@ def report() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def api_schema(live: LiveApi) -> Any:
-    return schemathesis.openapi.from_url(f"{live.url}/openapi.json", config=CONFIG)
+    return schemathesis.openapi.from_url(
+        f"{live.url}/openapi.json", config=fuzz_config(live.token())
+    )
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -194,7 +206,17 @@ def upload_file(created: dict[str, Any]) -> None:
 
 
 def test_stateful_sequences_reach_every_operation(api_schema: Any, live: LiveApi) -> None:
+    from hypothesis.errors import FlakyStrategyDefinition
+    from schemathesis.engine.errors import is_inconsistent_replay
+
+    scenarios_started = 0
+    failures: list[str] = []
+
     class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            nonlocal scenarios_started
+            scenarios_started += 1
+
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": live.url, "allow_redirects": False, "timeout": 30}
 
@@ -210,30 +232,27 @@ def test_stateful_sequences_reach_every_operation(api_schema: Any, live: LiveApi
             try:
                 case.validate_response(response, checks=CHECKS)
             except Exception as failure:
-                # Printed as it happens: Hypothesis replays a failing scenario to report it, and
-                # against a live server the replay may take other branches (then it reports only
-                # that flakiness).
-                print(f"FAILED STEP {case.method} {case.formatted_path}: {failure}")
+                # Kept as it happens: Hypothesis replays a failing scenario to report it, and
+                # against a live server the replay may take other branches (then it reports
+                # only that flakiness, which the loop below sets aside).
+                failures.append(f"{case.method} {case.formatted_path}: {failure}")
+                print(f"FAILED STEP {failures[-1]}")
                 raise
 
-    # One scenario per run, each with a fresh Hypothesis engine: a scenario's choices depend on
-    # what the live server answered (which links have data), so two scenarios of one run that
-    # share a prefix of choices can draw differently, and Hypothesis then stops the whole run as
-    # "inconsistent data generation" (FlakyStrategyDefinition) before reaching any check.
-    for _ in range(STATEFUL_SCENARIOS):
-        Workflow.run(
-            settings=settings(
-                max_examples=1,
-                stateful_step_count=12,
-                database=None,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-                # No shrinking: replaying a scenario against a server whose data other tests
-                # (and earlier scenarios) changed takes other branches, and Hypothesis would
-                # report that flakiness instead of the failure it found.
-                phases=[Phase.explicit, Phase.generate],
-            )
-        )
+    # Many scenarios per Hypothesis run: its first example is always the simplest one, so a run
+    # of one scenario repeats the same choices every time. A scenario's choices depend on what
+    # the live server answered (which links have data), so a later scenario that shares a prefix
+    # of choices with an earlier one can draw differently, and Hypothesis then ends the run as
+    # "inconsistent data generation". schemathesis's own engine answers that by going on in a
+    # fresh run; so does this loop. A failed check is never lost to it: `failures` keeps it.
+    # Each run draws its seed from Hypothesis's per-thread generator: seeded here, the scenarios
+    # are the same on every run of the suite as far as the server answers alike (FUZZ_SEED
+    # chooses another set).
+    import random
+
+    import hypothesis.core
+
+    hypothesis.core.threadlocal._hypothesis_global_random = random.Random(SEED)
     # Every operation on items and attachments; /health and /openapi.json take no input from
     # any other operation (no link leads there), and are accepted in the run above.
     operations = {
@@ -243,7 +262,36 @@ def test_stateful_sequences_reach_every_operation(api_schema: Any, live: LiveApi
         if path.startswith("/items")
     }
     assert len(operations) == 10
-    accepted = {
-        op for (run, op), counts in TALLY.items() if run == "stateful" and counts["accepted"]
-    }
-    assert operations - accepted == set(), TALLY
+
+    def accepted() -> set[str]:
+        return {
+            op for (run, op), counts in TALLY.items() if run == "stateful" and counts["accepted"]
+        }
+
+    # STATEFUL_SCENARIOS at least, then more (up to three times as many) while an operation
+    # has not been reached: a scenario's path depends on the live server's answers.
+    runs = 0
+    while scenarios_started < STATEFUL_SCENARIOS or (
+        operations - accepted() and scenarios_started < 3 * STATEFUL_SCENARIOS
+    ):
+        runs += 1
+        try:
+            Workflow.run(
+                settings=settings(
+                    max_examples=STATEFUL_SCENARIOS,
+                    stateful_step_count=12,
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                    # No shrinking: replaying a scenario against a server whose data other
+                    # tests (and earlier scenarios) changed takes other branches, and
+                    # Hypothesis would report that flakiness instead of the failure it found.
+                    phases=[Phase.explicit, Phase.generate],
+                )
+            )
+        except Exception as ended:
+            if not (isinstance(ended, FlakyStrategyDefinition) or is_inconsistent_replay(ended)):
+                raise
+    print(f"stateful: {scenarios_started} scenarios in {runs} runs")
+    assert failures == []
+    assert operations - accepted() == set(), TALLY

@@ -43,13 +43,16 @@ class Generated:
         return getattr(self.module("models"), name)
 
     def client(self, live: LiveApi, api_key: str = API_KEY) -> Any:
-        """The generated client, sending the API key as the document's security scheme says."""
+        """The generated client, sending the API key and an editor's bearer token, as the
+        document's two security schemes say (the generated client carries one as its token, the
+        other as a header)."""
         authenticated = self.module("client").AuthenticatedClient
         return authenticated(
             base_url=live.url,
             token=api_key,
             prefix="",
             auth_header_name="x-api-key",
+            headers={"Authorization": f"Bearer {live.token()}"},
             raise_on_unexpected_status=True,
         )
 

@@ -148,7 +148,7 @@ def test_a_missing_content_type_counts_as_json(live: LiveApi) -> None:
     response = requests.post(
         f"{live.url}/items",
         data=b'{"name": "no content type"}',
-        headers={"x-api-key": API_KEY},
+        headers={"x-api-key": API_KEY, "Authorization": f"Bearer {live.token()}"},
         timeout=30,
     )
     assert response.status_code == 201, response.text

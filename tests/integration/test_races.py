@@ -24,13 +24,17 @@ pytestmark = pytest.mark.integration
 CLIENTS = 8
 
 
-def concurrently(send: Callable[[requests.Session], requests.Response]) -> list[requests.Response]:
+def concurrently(
+    live: LiveApi, send: Callable[[requests.Session], requests.Response]
+) -> list[requests.Response]:
     """``send`` from CLIENTS threads at once, each with its own connection."""
     barrier = threading.Barrier(CLIENTS)
+    bearer = f"Bearer {live.token()}"
 
     def client(_: int) -> requests.Response:
         with requests.Session() as session:
             session.headers["x-api-key"] = API_KEY
+            session.headers["Authorization"] = bearer
             barrier.wait(timeout=30)
             return send(session)
 
@@ -50,7 +54,7 @@ def test_parallel_patches_with_one_if_match_have_exactly_one_winner(
     url = f"{live.url}/items/{item['id']}"
 
     responses = concurrently(
-        lambda s: s.patch(url, json=patch, headers={"If-Match": '"1"'}, timeout=30)
+        live, lambda s: s.patch(url, json=patch, headers={"If-Match": '"1"'}, timeout=30)
     )
 
     statuses = Counter(r.status_code for r in responses)
@@ -68,7 +72,7 @@ def test_parallel_deletes_with_one_if_match_delete_once(live: LiveApi) -> None:
     item = live.create_item()
     url = f"{live.url}/items/{item['id']}"
 
-    responses = concurrently(lambda s: s.delete(url, headers={"If-Match": '"1"'}, timeout=30))
+    responses = concurrently(live, lambda s: s.delete(url, headers={"If-Match": '"1"'}, timeout=30))
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses[204] == 1, statuses
@@ -80,9 +84,10 @@ def test_parallel_creates_with_one_idempotency_key_create_one_item(live: LiveApi
     name, key = f"race-{uuid.uuid4()}", str(uuid.uuid4())
 
     responses = concurrently(
+        live,
         lambda s: s.post(
             f"{live.url}/items", json={"name": name}, headers={"Idempotency-Key": key}, timeout=30
-        )
+        ),
     )
 
     statuses = Counter(r.status_code for r in responses)

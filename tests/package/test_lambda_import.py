@@ -46,6 +46,7 @@ from localdev.lambda_layout import (
     runtime_python,
 )
 from tests.s3_events import object_created
+from tests.tokens import ISSUER
 
 DRIVER = PROJECT_DIR / "localdev" / "lambda_driver.py"
 # The runtime the stack pins; what it ships and which interpreter plays it: lambda_layout.
@@ -186,11 +187,23 @@ def _packaged(
         stderr.close()
 
 
+def signed_in(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """``headers`` with an editor's bearer token."""
+    return {**(headers or {}), "Authorization": f"Bearer {ISSUER.tokens().editor}"}
+
+
 def _local_app() -> Any:
     """The same app in this process, for the test client's routing: the settings its import
     reads (the CORS origin, the stream the cleanup handler names) come from the stack's."""
-    for name in ("CORS_ALLOW_ORIGIN", "ITEMS_TABLE_STREAM_ARN"):
-        os.environ.setdefault(name, STACK_ENVIRONMENT[name])
+    # The function's answers (and their CORS origin) come from the child, on the stack's
+    # environment; this process only routes and runs the authorizer. Its import settles the
+    # route table's CORS configuration for the whole test session, so it takes the origin the
+    # in-process tests run with ("*"), not the stack's.
+    os.environ.setdefault("CORS_ALLOW_ORIGIN", "*")
+    os.environ.setdefault("ITEMS_TABLE_STREAM_ARN", STACK_ENVIRONMENT["ITEMS_TABLE_STREAM_ARN"])
+    # The token authorizer runs here, as API Gateway runs it before the function: it trusts the
+    # tests' issuer, and the function receives its verified context in the event.
+    os.environ.setdefault("AUTH_TRUSTED_ISSUERS", ISSUER.trusted_issuers())
     import app
 
     return app.app
@@ -257,6 +270,22 @@ def traced(
         xray.close()
 
 
+@pytest.fixture(scope="session")
+def token_authorizer(
+    lambda_python: Path,
+    deployment: dict[str, Any],
+    emulator: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LambdaFunction]:
+    """The token authorizer (``chalicelib.routes.authorizer.authorize``), trusting the tests'
+    issuer as the stack makes it trust the user pool (``AUTH_TRUSTED_ISSUERS``)."""
+    logs = tmp_path_factory.mktemp("authorizer")
+    handler = "chalicelib.routes.authorizer.authorize"
+    trusting = {**emulator, "AUTH_TRUSTED_ISSUERS": ISSUER.trusted_issuers()}
+    with _packaged(handler, lambda_python, deployment, trusting, logs) as (process, ready):
+        yield LambdaFunction(process, {}, ready, logs / "stderr.log")
+
+
 @pytest.fixture
 def client(function: LambdaFunction, tmp_path: Path) -> Client:
     return Client(function, project_dir=str(tmp_path))  # type: ignore[arg-type]
@@ -321,6 +350,7 @@ def test_the_proof_runs_the_runtime_the_stack_deploys(
         "app.app",
         "app.confirm_upload",
         "app.clean_up_removed_records",
+        "chalicelib.routes.authorizer.authorize",
     }
     assert RUNTIME.name == "python3.13"
     assert function.ready["python"] == list(RUNTIME.version)
@@ -372,7 +402,7 @@ def test_the_packaged_app_serves_requests(function: LambdaFunction, client: Clie
     assert health.status_code == 200, health.body
     assert json.loads(health.body)["checks"] == {"dynamodb": "ok", "s3": "ok"}
 
-    headers = {"Content-Type": "application/json", "Idempotency-Key": "proof-1"}
+    headers = signed_in({"Content-Type": "application/json", "Idempotency-Key": "proof-1"})
     body = json.dumps({"name": "packaged", "attributes": {"price": 0.1}}).encode()
     created = client.http.post("/items", headers=headers, body=body)
     assert created.status_code == 201, created.body
@@ -380,7 +410,7 @@ def test_the_packaged_app_serves_requests(function: LambdaFunction, client: Clie
     assert replay.body == created.body
 
     item = json.loads(created.body)
-    fetched = client.http.get(f"/items/{item['id']}")
+    fetched = client.http.get(f"/items/{item['id']}", headers=signed_in())
     assert fetched.status_code == 200
     assert json.loads(fetched.body) == item
     assert fetched.headers["ETag"] == '"1"'
@@ -388,7 +418,7 @@ def test_the_packaged_app_serves_requests(function: LambdaFunction, client: Clie
 
     attachment = client.http.post(
         f"/items/{item['id']}/attachments",
-        headers={"Content-Type": "application/json"},
+        headers=signed_in({"Content-Type": "application/json"}),
         body=json.dumps({"filename": "a.txt", "content_type": "text/plain", "size": 3}).encode(),
     )
     assert attachment.status_code == 201, attachment.body
@@ -479,11 +509,11 @@ def test_traces_keep_a_subsegment_per_dynamodb_and_s3_call(
 ) -> None:
     function, xray = traced
     client = Client(function, project_dir=str(tmp_path))  # type: ignore[arg-type]
-    headers = {"Content-Type": "application/json"}
+    headers = signed_in({"Content-Type": "application/json"})
     created = client.http.post("/items", headers=headers, body=b'{"name": "traced"}')
     assert created.status_code == 201, created.body
     item_id = json.loads(created.body)["id"]
-    assert client.http.get(f"/items/{item_id}").status_code == 200
+    assert client.http.get(f"/items/{item_id}", headers=signed_in()).status_code == 200
     # The health check reads the table and asks S3 for an object's head.
     assert client.http.get("/health").status_code == 200
 
@@ -509,3 +539,25 @@ def test_traces_keep_a_subsegment_per_dynamodb_and_s3_call(
         STACK_ENVIRONMENT["ITEMS_TABLE_NAME"]
     }
     assert function.ready["tracer"] == "Tracer"
+
+
+def test_the_packaged_authorizer_verifies_a_token_on_the_layers_pyjwt(
+    token_authorizer: LambdaFunction, deployment: dict[str, Any]
+) -> None:
+    """The authorizer's PyJWT and cryptography come from the Powertools layer (its "jwt"
+    extra's pins in requirements-layer.txt), not from the zip: in the clean runtime it verifies
+    a signed token against the issuer's JWKS and allows every route for its principal."""
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/GET/items"
+    event = {
+        "type": "TOKEN",
+        "authorizationToken": f"Bearer {ISSUER.tokens().editor}",
+        "methodArn": arn,
+    }
+    answer = token_authorizer(event, None)
+    assert answer["principalId"] == "editor"
+    (statement,) = answer["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert answer["context"]
+    # From the runtime's layer pins, not the zip (which bundles no third-party code).
+    assert {"pyjwt", "cryptography"} <= set(token_authorizer.ready["distributions"])
+    assert not any(n.startswith(("jwt/", "cryptography/")) for n in deployment["names"])

@@ -1,5 +1,6 @@
-"""Where the smoke suite points: ``SMOKE_BASE_URL`` and ``SMOKE_API_KEY`` (``make smoke``), or,
-without them (``make test``), the integration harness's ``chalice local`` on the emulator.
+"""Where the smoke suite points: ``SMOKE_BASE_URL``, ``SMOKE_API_KEY``, ``SMOKE_TOKEN`` and
+``SMOKE_VIEWER_TOKEN`` (``make smoke``), or, without them (``make test``), the integration
+harness's ``chalice local`` on the emulator, with tokens of its local editor and viewer.
 
 Only the second imports anything beyond ``requests``: checking a deployment needs no emulator,
 no AWS SDK and no AWS credentials.
@@ -20,7 +21,13 @@ def _target() -> Target:
         return configured
     from tests.integration.harness import API_KEY, live_api
 
-    return Target(base_url=live_api().url, api_key=API_KEY)
+    live = live_api()
+    return Target(
+        base_url=live.url,
+        api_key=API_KEY,
+        token=live.token("editor"),
+        viewer_token=live.token("viewer"),
+    )
 
 
 @pytest.fixture(scope="module")

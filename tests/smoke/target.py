@@ -2,14 +2,13 @@
 
 A base URL (``SMOKE_BASE_URL``: a deployment's ``https://<id>.execute-api.<region>.amazonaws.com/api``,
 a custom domain, or ``http://127.0.0.1:8000``) and credentials from the environment: the API
-key (``SMOKE_API_KEY``). No emulator, no AWS credentials, no SDK: plain HTTP with ``requests``.
+key (``SMOKE_API_KEY``), an editor's bearer token (``SMOKE_TOKEN``) and a viewer's
+(``SMOKE_VIEWER_TOKEN``). No emulator, no AWS credentials, no SDK: plain HTTP with ``requests``.
 
-Credentials are asked for by **role**, never by header: a check says it writes (``WRITER``),
-reads (``READER``) or sends nothing (``ANONYMOUS``), and ``Target.credentials`` turns the role
-into headers. Today both roles send the API key. When the API requires Cognito bearer tokens
-(issue 14), ``Target`` gains ``token`` (``SMOKE_TOKEN``, an editor) and ``viewer_token``
-(``SMOKE_VIEWER_TOKEN``), ``credentials`` adds ``Authorization: Bearer ...`` per role, and checks
-that a reader cannot write join the suite; the existing checks stay as they are.
+Credentials are asked for by **role**, never by header: a check says it writes (``WRITER``: the
+key and the editor's token), reads (``READER``: the key and the viewer's token), sends a token
+but no key (``KEYLESS``), the key but no token (``TOKENLESS``) or nothing (``ANONYMOUS``), and
+``Target.credentials`` turns the role into headers.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ import requests
 
 BASE_URL = "SMOKE_BASE_URL"
 API_KEY = "SMOKE_API_KEY"
+TOKEN = "SMOKE_TOKEN"
+VIEWER_TOKEN = "SMOKE_VIEWER_TOKEN"
 TIMEOUT_SECONDS = 30
 
 
@@ -34,11 +35,14 @@ class Role(Enum):
     """Who a request is sent as."""
 
     ANONYMOUS = "anonymous"  # no credentials at all
-    READER = "reader"  # may read
-    WRITER = "writer"  # may read and write
+    KEYLESS = "keyless"  # an editor's token, no API key
+    TOKENLESS = "tokenless"  # the API key, no token
+    READER = "reader"  # a viewer: may read
+    WRITER = "writer"  # an editor: may read and write
 
 
-ANONYMOUS, READER, WRITER = Role.ANONYMOUS, Role.READER, Role.WRITER
+ANONYMOUS, KEYLESS, TOKENLESS = Role.ANONYMOUS, Role.KEYLESS, Role.TOKENLESS
+READER, WRITER = Role.READER, Role.WRITER
 
 
 @dataclass(frozen=True)
@@ -47,23 +51,43 @@ class Target:
 
     base_url: str
     api_key: str
+    token: str  # an editor's (or a machine client's with items/write)
+    viewer_token: str  # a viewer's (items/read only)
 
     @classmethod
     def from_environment(cls) -> Target | None:
-        """The target named by ``SMOKE_BASE_URL`` and ``SMOKE_API_KEY``; None without a URL."""
+        """The target named by ``SMOKE_BASE_URL``, ``SMOKE_API_KEY``, ``SMOKE_TOKEN`` and
+        ``SMOKE_VIEWER_TOKEN``; None without a URL."""
         base_url = os.environ.get(BASE_URL, "").strip()
         if not base_url:
             return None
-        api_key = os.environ.get(API_KEY, "").strip()
-        if not api_key:
-            raise SystemExit(f"{API_KEY} must be set with {BASE_URL} (the client's API key)")
-        return cls(base_url=base_url.rstrip("/"), api_key=api_key)
+        values = {}
+        for variable, what in (
+            (API_KEY, "the client's API key"),
+            (TOKEN, "an editor's bearer token"),
+            (VIEWER_TOKEN, "a viewer's bearer token"),
+        ):
+            values[variable] = os.environ.get(variable, "").strip()
+            if not values[variable]:
+                raise SystemExit(f"{variable} must be set with {BASE_URL} ({what})")
+        return cls(
+            base_url=base_url.rstrip("/"),
+            api_key=values[API_KEY],
+            token=values[TOKEN],
+            viewer_token=values[VIEWER_TOKEN],
+        )
 
     def credentials(self, role: Role) -> dict[str, str]:
         """The headers a request sent as ``role`` carries."""
+        key = {"x-api-key": self.api_key}
         if role is ANONYMOUS:
             return {}
-        return {"x-api-key": self.api_key}
+        if role is TOKENLESS:
+            return key
+        if role is KEYLESS:
+            return {"Authorization": f"Bearer {self.token}"}
+        token = self.viewer_token if role is READER else self.token
+        return {**key, "Authorization": f"Bearer {token}"}
 
 
 @dataclass

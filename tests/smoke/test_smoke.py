@@ -1,10 +1,11 @@
 """The smoke suite: does this deployment keep the contract (``/work/shared/api-contract.md``)?
 
-A black box over HTTP, run against any base URL by ``make smoke BASE_URL=... API_KEY=...``
-(after a deploy) and against ``chalice local`` by ``make test``. Each test is one check and
-prints one line; its data carries a tag unique to the run and is deleted afterwards. Written
-against the contract, not today's internals: a listing's order is not assumed, and what the
-contract lets happen asynchronously (an item's attachments going with it) is awaited.
+A black box over HTTP, run against any base URL by ``make smoke BASE_URL=... API_KEY=...
+TOKEN=... VIEWER_TOKEN=...`` (after a deploy) and against ``chalice local`` by ``make test``.
+Each test is one check and prints one line; its data carries a tag unique to the run and is
+deleted afterwards. Written against the contract, not today's internals: a listing's order is
+not assumed, and what the contract lets happen asynchronously (an item's attachments going with
+it) is awaited.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from typing import Any
 import pytest
 import requests
 
-from tests.smoke.target import ANONYMOUS, READER, SmokeClient, eventually, resolve, upload
+from tests.smoke.target import (
+    ANONYMOUS,
+    KEYLESS,
+    READER,
+    TOKENLESS,
+    SmokeClient,
+    eventually,
+    resolve,
+    upload,
+)
 
 pytestmark = pytest.mark.smoke
 ORIGIN = "https://smoke-check.example"  # any origin: the API answers with the one it allows
@@ -56,9 +66,62 @@ def test_health_is_ok(smoke: SmokeClient) -> None:
 def test_a_request_without_a_key_is_refused(
     smoke: SmokeClient, method: str, path: str, body: Any
 ) -> None:
-    refused = json_of(smoke.request(method, path, role=ANONYMOUS, json=body), 403)
+    refused = json_of(smoke.request(method, path, role=KEYLESS, json=body), 403)
 
     assert set(refused) == {"message"}  # API Gateway's own shape, not the app's
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/items", None), ("POST", "/items", {"name": "refused"})],
+)
+def test_a_request_without_a_token_is_a_401(
+    smoke: SmokeClient, method: str, path: str, body: Any
+) -> None:
+    for role in (TOKENLESS, ANONYMOUS):
+        refused = json_of(smoke.request(method, path, role=role, json=body), 401)
+        assert set(refused) == {"message"}, role  # API Gateway's own shape
+
+
+def test_a_forged_token_is_a_401(smoke: SmokeClient) -> None:
+    refused = smoke.request(
+        "GET", "/items?limit=1", role=TOKENLESS, headers={"Authorization": "Bearer not.a.jwt"}
+    )
+
+    assert refused.status_code == 401, refused.text
+
+
+def test_a_viewer_reads_but_a_write_is_a_403_that_stores_nothing(smoke: SmokeClient) -> None:
+    item = json_of(smoke.create_item("viewed"), 201)
+    path = f"/items/{item['id']}"
+    assert item["created_by"] == item["updated_by"]
+    assert item["created_by"]  # the editor's username or client id
+    read = smoke.request("GET", path, role=READER)
+    assert json_of(read, 200) == item
+    mark = f"{smoke.tag}-by-viewer"
+
+    for method, target, body in (
+        ("POST", "/items", {"name": mark, "tags": [mark]}),
+        ("PATCH", path, {"name": mark}),
+        ("PUT", path, {"name": mark}),
+        ("DELETE", path, None),
+        (
+            "POST",
+            f"{path}/attachments",
+            {"filename": "a.txt", "content_type": "text/plain", "size": 1},
+        ),
+    ):
+        refused = json_of(smoke.request(method, target, role=READER, json=body), 403)
+        assert refused["Code"] == "ForbiddenError", (method, target)
+        assert "items/write" in refused["Message"], (method, target)
+
+    after = smoke.request("GET", path, role=READER)
+    assert json_of(after, 200) == item  # same version, same fields: nothing was written
+    assert etag(after) == etag(read)
+    attachments = json_of(smoke.request("GET", f"{path}/attachments", role=READER), 200)
+    assert attachments["items"] == []
+    listed = json_of(smoke.request("GET", f"/items?tag={mark}", role=READER), 200)
+    assert listed["items"] == []
 
 
 def test_cors_on_a_success(smoke: SmokeClient) -> None:
@@ -94,9 +157,10 @@ def test_cors_on_a_success(smoke: SmokeClient) -> None:
 
 def test_cors_on_an_api_gateway_refusal(smoke: SmokeClient) -> None:
     """A refusal API Gateway answers itself (no key) must carry CORS headers too, or a browser
-    sees an opaque network error instead of the 403."""
+    sees an opaque network error instead of the 403. (Deployed, a 401 carries them too; chalice
+    local refuses a request without a token before the app, without them.)"""
     allowed = smoke.request("GET", "/items?limit=1", role=READER, headers={"Origin": ORIGIN})
-    refused = smoke.request("GET", "/items?limit=1", role=ANONYMOUS, headers={"Origin": ORIGIN})
+    refused = smoke.request("GET", "/items?limit=1", role=KEYLESS, headers={"Origin": ORIGIN})
 
     json_of(refused, 403)
     assert (

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.unit.harness import IDEMPOTENCY, InProcessApi, Reply, item_records
+from tests.unit.harness import EDITOR, IDEMPOTENCY, InProcessApi, Reply, item_records
 
 
 def stored_items() -> list[dict[str, Any]]:
@@ -21,13 +21,21 @@ def idempotency_records() -> list[dict[str, Any]]:
     return records
 
 
-def create(api: InProcessApi, body: Any, key: str | None, api_key: str = "key-a") -> Reply:
+def create(
+    api: InProcessApi,
+    body: Any,
+    key: str | None,
+    api_key: str = "key-a",
+    token: str | None = None,
+) -> Reply:
+    """POST /items, by an editor unless ``token`` names someone else."""
     headers = {"x-api-key": api_key}
     if key is not None:
         headers["Idempotency-Key"] = key
+    caller: object = token if token is not None else EDITOR
     if isinstance(body, str):  # JSON text, sent exactly as written
-        return api.request("POST", "/items", None, headers, raw=body.encode())
-    return api.request("POST", "/items", body, headers)
+        return api.request("POST", "/items", None, headers, raw=body.encode(), token=caller)
+    return api.request("POST", "/items", body, headers, token=caller)
 
 
 def test_replay_returns_the_first_response_and_creates_nothing(api: InProcessApi) -> None:
@@ -86,18 +94,42 @@ def test_bodies_are_compared_as_parsed_json(api: InProcessApi) -> None:
     assert len(stored_items()) == 1
 
 
-def test_the_same_key_from_another_api_key_is_independent(api: InProcessApi) -> None:
-    mine = create(api, {"name": "mug"}, "shared-key", api_key="key-a")
-    theirs = create(api, {"name": "plate"}, "shared-key", api_key="key-b")
-    mine_again = create(api, {"name": "mug"}, "shared-key", api_key="key-a")
+def test_the_same_key_from_another_principal_is_independent(api: InProcessApi) -> None:
+    other_editor = api.tokens.person("another-editor", ["editors"])
+    mine = create(api, {"name": "mug"}, "shared-key")
+    theirs = create(api, {"name": "plate"}, "shared-key", token=other_editor)
+    mine_again = create(api, {"name": "mug"}, "shared-key")
 
     assert mine.status == theirs.status == 201
     assert mine.json["id"] != theirs.json["id"]
     assert theirs.json["name"] == "plate"
+    assert theirs.json["created_by"] == "another-editor"
     assert mine_again.body == mine.body
     assert len(stored_items()) == 2
-    # The API key only appears hashed in the records.
-    assert all("key-a" not in str(record) for record in idempotency_records())
+    # The principal only appears hashed in the records.
+    assert all("sub-editor" not in str(record) for record in idempotency_records())
+
+
+def test_the_same_key_from_the_same_principal_with_another_api_key_replays(
+    api: InProcessApi,
+) -> None:
+    # The API key names the client for metering; it is not who the request acts for.
+    first = create(api, {"name": "mug"}, "metered-key", api_key="key-a")
+    again = create(api, {"name": "mug"}, "metered-key", api_key="key-b")
+
+    assert again.status == 201
+    assert again.body == first.body
+    assert len(stored_items()) == 1
+
+
+def test_a_machine_client_and_a_person_never_share_keys(api: InProcessApi) -> None:
+    machine = api.tokens.client(["items/read", "items/write"])
+    person = create(api, {"name": "mug"}, "k-1")
+    robot = create(api, {"name": "plate"}, "k-1", token=machine)
+
+    assert person.status == robot.status == 201
+    assert robot.json["created_by"] == "machine-client-test"
+    assert len(stored_items()) == 2
 
 
 def test_a_failed_first_attempt_is_not_remembered(api: InProcessApi) -> None:
@@ -132,10 +164,10 @@ def test_a_repeat_while_the_first_is_in_progress_is_a_409(
     real_create = services.items.create
     entered, release = threading.Event(), threading.Event()
 
-    def blocking_create(body: dict[str, Any]) -> dict[str, Any]:
+    def blocking_create(body: dict[str, Any], *, actor: str) -> dict[str, Any]:
         entered.set()
         assert release.wait(30), "the test never released the first request"
-        return real_create(body)
+        return real_create(body, actor=actor)
 
     monkeypatch.setattr(services.items, "create", blocking_create)
     results: list[Reply] = []
@@ -189,10 +221,10 @@ def test_a_409_says_when_to_retry(api: InProcessApi, monkeypatch: pytest.MonkeyP
     real_create = services.items.create
     entered, release = threading.Event(), threading.Event()
 
-    def blocking_create(body: dict[str, Any]) -> dict[str, Any]:
+    def blocking_create(body: dict[str, Any], *, actor: str) -> dict[str, Any]:
         entered.set()
         assert release.wait(30), "the test never released the first request"
-        return real_create(body)
+        return real_create(body, actor=actor)
 
     monkeypatch.setattr(services.items, "create", blocking_create)
     first = threading.Thread(target=lambda: create(api, {"name": "m"}, "busy"))

@@ -67,7 +67,10 @@ def test_create_answers_201_with_the_item_location_and_etag(api: InProcessApi) -
         "created_at",
         "updated_at",
         "version",
+        "created_by",
+        "updated_by",
     }
+    assert item["created_by"] == item["updated_by"] == "editor"  # the harness's default caller
     assert item["name"] == "Blue mug"
     assert item["tags"] == ["kitchen"]
     assert item["version"] == 1
@@ -258,7 +261,9 @@ def test_a_body_that_is_not_json_is_a_415(api: InProcessApi, content_type: str) 
 
 
 def test_a_missing_content_type_counts_as_json(api: InProcessApi) -> None:
-    response = api.client.http.request("POST", "/items", headers={}, body=b'{"name": "a"}')
+    # The bearer token only: no Content-Type header at all.
+    headers = {"Authorization": f"Bearer {api.tokens.editor}"}
+    response = api.client.http.request("POST", "/items", headers=headers, body=b'{"name": "a"}')
 
     assert response.status_code == 201
 

@@ -19,7 +19,7 @@ import pytest
 from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
 
 from chalicelib.routes.web import base_path
-from tests.unit.harness import InProcessApi
+from tests.unit.harness import InProcessApi, editor_context
 
 DEFAULT_ENDPOINT = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/api"
 CUSTOM_DOMAIN = "https://items.example.com"
@@ -43,6 +43,7 @@ def call(base_url: str, method: str, path: str, body: Any = None, **headers: str
         stage="api",
         domainName=domain,
         requestId="c0ffee00-0000-4000-8000-000000000000",
+        authorizer=editor_context(),
     )
     if payload is not None:
         event["body"] = payload.decode()

@@ -109,13 +109,33 @@ def test_security_path_parameters_and_statuses_match_the_routes(document: dict[s
                 continue
             operation = document["paths"][path][method.lower()]
             assert bool(operation["security"]) == entry.api_key_required, (path, method)
+            # The token and the key are both required: one requirement object naming both.
+            protected = entry.authorizer is not None
+            assert protected == entry.api_key_required, (path, method)
+            expected_security: list[dict[str, list[str]]] = (
+                [{"bearerAuth": [], "apiKey": []}] if protected else []
+            )
+            assert operation["security"] == expected_security, (path, method)
             declared = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
             assert declared == set(entry.view_args), (path, method)
             if entry.api_key_required:
-                assert "403" in operation["responses"], (path, method)
+                assert {"401", "403"} <= set(operation["responses"]), (path, method)
+                permission = "items/read" if method == "GET" else "items/write"
+                assert f"`{permission}`" in operation["description"], (path, method)
             if method in ("POST", "PUT", "PATCH"):
                 content = operation["requestBody"]["content"]
                 assert set(content) == set(entry.content_types), (path, method)
+
+
+def test_the_audit_fields_are_documented_read_only(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for field in ("created_by", "updated_by"):
+        assert field in schemas["ItemPublic"]["required"]
+        assert "Set by the server" in schemas["ItemPublic"]["properties"][field]["description"]
+        assert field not in schemas["ItemWrite"]["properties"]
+        assert field not in schemas["ItemPatch"]["properties"]
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
 
 
 def test_request_schemas_come_from_the_validation_models(document: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ class RacedRepository(ItemRepository):
         if self.races_left:
             self.races_left -= 1
             rival_change = validate_patch({"description": f"rival {self.reads}"})
-            self.rival.update(item_id, rival_change, None)
+            self.rival.update(item_id, rival_change, None, "rival")
         return stored
 
 
@@ -73,7 +73,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def setup(client: Any, races: int, clock: Clock) -> tuple[ItemService, RacedRepository, str]:
     rival = ItemRepository(client, TABLE, CursorCodec(b"secret"))
-    item = rival.create(validate_write({"name": "contested", "attributes": {"kept": 1}}))
+    item = rival.create(validate_write({"name": "contested", "attributes": {"kept": 1}}), "rival")
     repository = RacedRepository(client, rival, races)
     return ItemService(repository, clock=clock), repository, item["id"]
 
@@ -81,7 +81,7 @@ def setup(client: Any, races: int, clock: Clock) -> tuple[ItemService, RacedRepo
 def test_a_lost_race_is_retried_and_keeps_the_other_write(client: Any) -> None:
     items, repository, item_id = setup(client, races=1, clock=Clock(0.01))
 
-    patched = items.patch(item_id, {"attributes": {"added": 2}}, None)
+    patched = items.patch(item_id, {"attributes": {"added": 2}}, None, actor="editor")
 
     assert repository.reads == 2
     assert patched["attributes"] == {"kept": 1, "added": 2}
@@ -93,7 +93,7 @@ def test_endless_races_end_in_a_409_after_the_attempt_limit(client: Any) -> None
     items, repository, item_id = setup(client, races=99, clock=Clock(0.01))
 
     with pytest.raises(ConflictError):
-        items.patch(item_id, {"attributes": {"added": 2}}, None)
+        items.patch(item_id, {"attributes": {"added": 2}}, None, actor="editor")
 
     assert repository.reads == PATCH_ATTEMPTS
     stored = repository.rival.get(item_id)
@@ -107,7 +107,7 @@ def test_no_retry_starts_once_the_request_is_past_its_window(client: Any) -> Non
     items, repository, item_id = setup(client, races=99, clock=slow)
 
     with pytest.raises(ConflictError):
-        items.patch(item_id, {"attributes": {"added": 2}}, None)
+        items.patch(item_id, {"attributes": {"added": 2}}, None, actor="editor")
 
     assert repository.reads == 1
 
@@ -116,7 +116,7 @@ def test_with_if_match_a_lost_race_is_a_412_without_retry(client: Any) -> None:
     items, repository, item_id = setup(client, races=99, clock=Clock(0.01))
 
     with pytest.raises(PreconditionFailedError):
-        items.patch(item_id, {"attributes": {"added": 2}}, frozenset({1}))
+        items.patch(item_id, {"attributes": {"added": 2}}, frozenset({1}), actor="editor")
 
     assert repository.reads == 1
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.smoke.target import ANONYMOUS, API_KEY, BASE_URL, READER, WRITER, Target
+from tests.smoke.target import (
+    ANONYMOUS,
+    API_KEY,
+    BASE_URL,
+    KEYLESS,
+    READER,
+    TOKEN,
+    TOKENLESS,
+    VIEWER_TOKEN,
+    WRITER,
+    Target,
+)
 
 
 def test_without_a_base_url_there_is_no_configured_target(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,11 +26,16 @@ def test_without_a_base_url_there_is_no_configured_target(monkeypatch: pytest.Mo
     assert Target.from_environment() is None
 
 
-def test_a_base_url_needs_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("missing", [API_KEY, TOKEN, VIEWER_TOKEN])
+def test_a_base_url_needs_a_key_and_both_tokens(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
     monkeypatch.setenv(BASE_URL, "https://a1b2.execute-api.eu-west-1.amazonaws.com/api")
-    monkeypatch.delenv(API_KEY, raising=False)
+    for variable in (API_KEY, TOKEN, VIEWER_TOKEN):
+        monkeypatch.setenv(variable, "value")
+    monkeypatch.delenv(missing)
 
-    with pytest.raises(SystemExit, match=API_KEY):
+    with pytest.raises(SystemExit, match=missing):
         Target.from_environment()
 
 
@@ -28,15 +44,30 @@ def test_the_base_url_keeps_its_path_without_a_trailing_slash(
 ) -> None:
     monkeypatch.setenv(BASE_URL, " https://a1b2.execute-api.eu-west-1.amazonaws.com/api/ ")
     monkeypatch.setenv(API_KEY, "key")
+    monkeypatch.setenv(TOKEN, "editor-token")
+    monkeypatch.setenv(VIEWER_TOKEN, "viewer-token")
 
     target = Target.from_environment()
 
-    assert target == Target("https://a1b2.execute-api.eu-west-1.amazonaws.com/api", "key")
+    assert target == Target(
+        "https://a1b2.execute-api.eu-west-1.amazonaws.com/api",
+        "key",
+        "editor-token",
+        "viewer-token",
+    )
 
 
-def test_readers_and_writers_send_the_key_anonymous_requests_nothing() -> None:
-    target = Target("http://127.0.0.1:8000", "key")
+def test_each_role_sends_its_credentials() -> None:
+    target = Target("http://127.0.0.1:8000", "key", "editor-token", "viewer-token")
 
-    assert target.credentials(WRITER) == {"x-api-key": "key"}
-    assert target.credentials(READER) == {"x-api-key": "key"}
+    assert target.credentials(WRITER) == {
+        "x-api-key": "key",
+        "Authorization": "Bearer editor-token",
+    }
+    assert target.credentials(READER) == {
+        "x-api-key": "key",
+        "Authorization": "Bearer viewer-token",
+    }
+    assert target.credentials(KEYLESS) == {"Authorization": "Bearer editor-token"}
+    assert target.credentials(TOKENLESS) == {"x-api-key": "key"}
     assert target.credentials(ANONYMOUS) == {}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.harness import ITEMS, InProcessApi, Reply
+from tests.unit.harness import ITEMS, InProcessApi, Reply, editor_context
 from tests.unit.test_faults import Faults
 
 MARKER = "BODY-MARKER-7f3a"  # must never appear in any log output
@@ -77,6 +77,7 @@ def lambda_request(method: str, path: str, body: str | None, request_id: str) ->
         body=body.encode() if body is not None else None,
     )
     event["requestContext"]["requestId"] = request_id
+    event["requestContext"]["authorizer"] = editor_context()
     event["body"] = body
     context = LambdaContext("items-api", 256, max_runtime_ms=20_000)
     response: dict[str, Any] = app.app(event, context)
@@ -171,11 +172,11 @@ def test_throttles_and_idempotency_conflicts_are_counted(
     real_create = services.items.create
     nested: list[Reply] = []
 
-    def create_racing_a_repeat(body: dict[str, Any]) -> dict[str, Any]:
+    def create_racing_a_repeat(body: dict[str, Any], *, actor: str) -> dict[str, Any]:
         # The repeat arrives while the first request is still in progress.
         if not nested:
             nested.append(api.request("POST", "/items", body, {"Idempotency-Key": "k"}))
-        return real_create(body)
+        return real_create(body, actor=actor)
 
     monkeypatch.setattr(services.items, "create", create_racing_a_repeat)
     (first,), counts = _counts_after(

@@ -4,14 +4,34 @@ import { fieldOf, parseExact } from "./json.js";
 
 /** An answer other than 2xx, or no answer at all (status 0). */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     // The field a 400 names ("name: ..." names "name"); null for anything else.
     this.field = status === 400 ? fieldOf(message) : null;
+    // Seconds the API asked to wait (Retry-After of a 503 or 429), or null.
+    this.retryAfter = retryAfter;
   }
+
+  /**
+   * True when a write may or may not have been applied: no answer at all, a 503 (the API could
+   * not confirm with storage), a 500 or a 504. A 4xx always means "not applied".
+   */
+  get outcomeUnknown() {
+    return this.status === 0 || this.status === 503 || this.status === 504 || this.status === 500;
+  }
+
+  /** True for a request the page cancelled itself (a newer request replaced it). */
+  get aborted() {
+    return this.code === "Aborted";
+  }
+}
+
+function retryAfterOf(response) {
+  const value = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return Number.isFinite(value) && value >= 0 ? value : null;
 }
 
 function parseBody(text) {
@@ -43,27 +63,52 @@ async function errorFrom(response) {
     // Chalice's {"Code", "Message"}; API Gateway's own refusals use {"message"}.
     const message = body.Message ?? body.message;
     if (typeof message === "string") {
-      const hint = response.status === 403 ? " (check the API key)" : "";
-      return new ApiError(response.status, body.Code ?? "", message + hint);
+      // The app's own 403 says which permission is missing; API Gateway's (no Code) is the
+      // console's API key refused, and its 401 a token it no longer accepts.
+      let hint = "";
+      if (response.status === 403 && !body.Code) hint = " (the console's API key was refused)";
+      if (response.status === 401) hint = " (sign in again)";
+      const prefix = body.Code === "ForbiddenError" ? "Not allowed: " : "";
+      return new ApiError(
+        response.status,
+        body.Code ?? "",
+        prefix + message + hint,
+        retryAfterOf(response),
+      );
     }
   }
   const message = s3ErrorMessage(text) ?? `HTTP ${response.status} ${response.statusText}`.trim();
-  return new ApiError(response.status, "", message);
+  return new ApiError(response.status, "", message, retryAfterOf(response));
 }
 
 export class Api {
-  constructor(baseUrl, apiKey) {
+  /** ``auth``: the signed-in session (js/auth.js), which supplies a current access token. */
+  constructor(baseUrl, apiKey, auth) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.apiKey = apiKey;
+    this.auth = auth;
+    this.onUnauthorized = () => {};
   }
 
-  async send(method, path, { body, ifMatch, contentType = "application/json" } = {}) {
-    const headers = { "x-api-key": this.apiKey };
+  async headers() {
+    const token = await this.auth.accessToken();
+    return { "x-api-key": this.apiKey, ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  }
+
+  async send(
+    method,
+    path,
+    { body, ifMatch, idempotencyKey, signal, contentType = "application/json" } = {},
+  ) {
+    const headers = await this.headers();
     if (body !== undefined) {
       headers["Content-Type"] = contentType;
     }
     if (ifMatch !== undefined) {
       headers["If-Match"] = `"${ifMatch}"`;
+    }
+    if (idempotencyKey !== undefined) {
+      headers["Idempotency-Key"] = idempotencyKey;
     }
     let response;
     try {
@@ -73,35 +118,41 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
         credentials: "omit",
+        signal,
       });
-    } catch {
+    } catch (error) {
+      if (signal?.aborted || error?.name === "AbortError") {
+        throw new ApiError(0, "Aborted", "cancelled: a newer request replaced it");
+      }
       // Also what a refusal without CORS headers looks like to a page (e.g. a wrong API key
       // refused before the application answers), hence the hint.
-      throw new ApiError(
-        0,
-        "NetworkError",
-        `no readable answer from the API at ${this.baseUrl}: check the URL and the API key`,
-      );
+      throw new ApiError(0, "NetworkError", `no readable answer from the API at ${this.baseUrl}`);
     }
     if (!response.ok) {
-      throw await errorFrom(response);
+      const error = await errorFrom(response);
+      if (error.status === 401) this.onUnauthorized(error);
+      throw error;
     }
     return { response, data: parseBody(await response.text()) };
   }
 
-  async listItems({ limit, cursor, status }) {
+  /** One page of items; ``tag`` and ``namePrefix`` are the API's filters (one at a time). */
+  async listItems({ limit, cursor, status, tag, namePrefix, signal }) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (cursor) query.set("cursor", cursor);
     if (status) query.set("status", status);
-    return (await this.send("GET", `/items?${query}`)).data;
+    if (tag) query.set("tag", tag);
+    if (namePrefix) query.set("name_prefix", namePrefix);
+    return (await this.send("GET", `/items?${query}`, { signal })).data;
   }
 
-  async getItem(id) {
-    return (await this.send("GET", `/items/${encodeURIComponent(id)}`)).data;
+  async getItem(id, { signal } = {}) {
+    return (await this.send("GET", `/items/${encodeURIComponent(id)}`, { signal })).data;
   }
 
-  async createItem(fields) {
-    return (await this.send("POST", "/items", { body: fields })).data;
+  /** ``idempotencyKey``: the same key on a retry of the same body creates at most one item. */
+  async createItem(fields, idempotencyKey) {
+    return (await this.send("POST", "/items", { body: fields, idempotencyKey })).data;
   }
 
   async patchItem(id, patch, version) {
@@ -125,10 +176,11 @@ export class Api {
     return (await this.send("POST", path, { body })).data;
   }
 
-  async listAttachments(id, cursor) {
+  async listAttachments(id, cursor, { signal } = {}) {
     const query = new URLSearchParams({ limit: "20" });
     if (cursor) query.set("cursor", cursor);
-    return (await this.send("GET", `/items/${encodeURIComponent(id)}/attachments?${query}`)).data;
+    const path = `/items/${encodeURIComponent(id)}/attachments?${query}`;
+    return (await this.send("GET", path, { signal })).data;
   }
 
   async deleteAttachment(id, attachmentId) {
@@ -139,7 +191,7 @@ export class Api {
   /**
    * The file of an attachment, as a Blob.
    *
-   * The API answers 302 to a presigned S3 URL. A link cannot carry the x-api-key header and
+   * The API answers 302 to a presigned S3 URL. A link cannot carry the token and key headers, and
    * fetch cannot read the Location of a cross-origin redirect (redirect: "manual" gives an
    * opaque response), so fetch follows the redirect and the file comes back through it. After
    * the hop from the API's origin to the bucket's the browser sends `Origin: null`, so the
@@ -150,7 +202,7 @@ export class Api {
     let response;
     try {
       response = await fetch(this.baseUrl + path, {
-        headers: { "x-api-key": this.apiKey },
+        headers: await this.headers(),
         cache: "no-store",
         credentials: "omit",
       });

@@ -1,15 +1,13 @@
-// Where the console finds the API: config.json next to index.html, then what the user entered.
-
-const URL_KEY = "items-console.apiUrl";
-const KEY_KEY = "items-console.apiKey";
+// Where the console finds the API and the sign-in: config.json next to index.html.
 
 function text(value) {
   return typeof value === "string" ? value.trim() : "";
 }
 
 /**
- * The optional config.json beside index.html: {"apiUrl"} when deployed, plus "apiKey" locally
- * (`make run` generates it). Missing or broken means "ask the user".
+ * config.json beside index.html, published with the console (`make run` generates it):
+ * {"apiUrl", "apiKey", "auth": {"domain", "clientId"}}. The API key names the console for its
+ * usage plan; it is not the person's, and not a secret. Missing or broken means "not configured".
  */
 export async function loadConfig() {
   try {
@@ -24,16 +22,14 @@ export async function loadConfig() {
   }
 }
 
-/** What this tab uses: what the user entered here wins over config.json. */
+/** The connection settings of config.json, or null when it lacks one of them. */
 export function readSettings(config) {
-  return {
-    apiUrl: sessionStorage.getItem(URL_KEY) || text(config.apiUrl),
-    apiKey: sessionStorage.getItem(KEY_KEY) || text(config.apiKey),
+  const auth = config.auth && typeof config.auth === "object" ? config.auth : {};
+  const settings = {
+    apiUrl: text(config.apiUrl),
+    apiKey: text(config.apiKey),
+    auth: { domain: text(auth.domain), clientId: text(auth.clientId) },
   };
-}
-
-/** Remember the connection for this tab only (sessionStorage: never on disk after the tab). */
-export function saveSettings({ apiUrl, apiKey }) {
-  sessionStorage.setItem(URL_KEY, apiUrl);
-  sessionStorage.setItem(KEY_KEY, apiKey);
+  const complete = settings.apiUrl && settings.apiKey && settings.auth.domain && settings.auth.clientId;
+  return complete ? settings : null;
 }

@@ -32,8 +32,19 @@ export function isObject(value) {
   );
 }
 
-function sameJson(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
+/** JSON text with every object's keys sorted, so equal values give equal text. */
+export function canonicalJson(value) {
+  return JSON.stringify(value, (_key, member) => {
+    if (!isObject(member)) return member;
+    const sorted = Object.create(null);
+    for (const key of Object.keys(member).sort()) sorted[key] = member[key];
+    return sorted;
+  });
+}
+
+/** True when two JSON values are equal, whatever the order of their objects' keys. */
+export function sameJson(a, b) {
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /**

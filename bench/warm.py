@@ -57,7 +57,7 @@ def measure() -> Figure:
     return Figure(
         statistics.median(ours),
         statistics.median(baseline),
-        "<= 1.3",
+        "<= 1.1",  # the issue's: the warm GET stays within 10% of the bare call
         "s",
         target_on_ratio=True,
         note=f"CPU time, median of {REPETITIONS} interleaved calls each",

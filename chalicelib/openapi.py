@@ -16,8 +16,9 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.attachments.keys import ATTACHMENT_ID_PATTERN
 from chalicelib.attachments.models import AttachmentCreate, AttachmentPublic, documented_rules
 from chalicelib.items.idempotency import EXPIRES_AFTER_SECONDS, KEY_PATTERN
-from chalicelib.items.models import ATTRIBUTE_VALUE, ItemPublic, ItemWrite, attribute_value_schema
+from chalicelib.items.models import ItemPublic, ItemWrite
 from chalicelib.items.repository import UUID_PATTERN
+from chalicelib.items.validation import ATTRIBUTE_VALUE, attribute_value_schema
 from chalicelib.jsonio import MAX_BODY_BYTES
 from chalicelib.openapi_metadata import add_metadata
 from chalicelib.routes.web import (

@@ -1,5 +1,5 @@
 """What the request models share: validators that carry their counterpart in the OpenAPI
-document, and pydantic failures turned into client errors.
+document, and pydantic failures turned into client errors (:mod:`chalicelib.validation_errors`).
 
 A rule pydantic states in JSON Schema by itself (a length, a pattern, a bound, a type) needs
 nothing here. A rule written as a function does not reach the document on its own: it is
@@ -15,12 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
-
-from chalicelib.errors import ValidationError
-from chalicelib.text import shown
 
 # Every validator function declared with Documented or Transform, for the test that walks the
 # models (a function in a model's schema that is in neither is a rule without a counterpart).
@@ -78,27 +74,3 @@ class Transform:
         if self.after:
             return core_schema.no_info_after_validator_function(self.convert, handler(source))
         return core_schema.no_info_before_validator_function(self.convert, handler(source))
-
-
-def client_error(
-    exc: PydanticValidationError, messages: dict[str, Callable[[Any], str]] | None = None
-) -> ValidationError:
-    """A pydantic failure as a 400 whose message starts with the offending field.
-
-    ``messages`` replaces pydantic's wording for a field (by its dotted location): a pattern
-    mismatch would otherwise print the whole regular expression.
-    """
-    error = exc.errors(include_url=False)[0]
-    location = ".".join(shown(str(part)) for part in error["loc"]) or "body"
-    message = error["msg"]
-    field_name = str(error["loc"][0]) if error["loc"] else ""
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif messages and field_name in messages and error["type"] == "string_pattern_mismatch":
-        message = messages[field_name](error.get("input"))
-    elif message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-        # Our own validators already name the nested path ("attributes.a.b: ...").
-        if message.startswith(location):
-            return ValidationError(message)
-    return ValidationError(f"{location}: {message}")

@@ -17,7 +17,8 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.text import NO_CONTROLS_PATTERN
-from chalicelib.validation import Transform, client_error
+from chalicelib.validation import Transform
+from chalicelib.validation_errors import client_error
 
 MAX_FILENAME_LENGTH = 255
 Filename = Annotated[

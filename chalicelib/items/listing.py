@@ -15,12 +15,14 @@ import binascii
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.schema import CREATED_KEY, LISTING_SHARDS, GlobalIndex
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 _CREATED_KEY = re.compile(
     r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#"
@@ -158,6 +160,9 @@ _executor: ThreadPoolExecutor | None = None
 def _pool() -> ThreadPoolExecutor:
     global _executor  # noqa: PLW0603 - one pool per process, created on first use
     if _executor is None:
+        # Imported here: a GET or POST of one item (a cold start's first request) never lists.
+        from concurrent.futures import ThreadPoolExecutor
+
         _executor = ThreadPoolExecutor(max_workers=LISTING_SHARDS, thread_name_prefix="shard")
     return _executor
 
@@ -193,6 +198,8 @@ def merge_page(
         else:
             # Every query finishes before the page does, failed or not: nothing of this request
             # may still be running when it is answered (or when Lambda freezes the process).
+            from concurrent.futures import wait
+
             futures = [_pool().submit(work, shard) for shard in pending]
             wait(futures)
             results = [future.result() for future in futures]

@@ -39,9 +39,9 @@ class ItemService:
 
     def create(self, body: dict[str, Any], *, actor: str) -> dict[str, Any]:
         """Create an item; ``actor`` (a username or client id) is recorded as its creator."""
-        # The models (pydantic) are imported by the first write: reads never validate a body,
-        # so a cold GET does not pay for them (see docs/benchmarks.md, cold starts).
-        from chalicelib.items.models import validate_write
+        # Validation (pydantic_core, not pydantic) is imported by the first write: reads never
+        # validate a body, so a cold GET does not pay for it (see docs/benchmarks.md, cold starts).
+        from chalicelib.items.validation import validate_write
 
         return self.repository.create(validate_write(body), actor)
 
@@ -85,7 +85,7 @@ class ItemService:
     def replace(
         self, item_id: str, body: dict[str, Any], expected: Versions | None, *, actor: str
     ) -> dict[str, Any]:
-        from chalicelib.items.models import validate_write
+        from chalicelib.items.validation import validate_write
 
         self._existing_id(item_id)
         changes = validate_write(body)
@@ -123,7 +123,7 @@ class ItemService:
         case reads the item, merges, and writes conditionally on the version it read, so a
         concurrent write is never overwritten.
         """
-        from chalicelib.items.models import (
+        from chalicelib.items.validation import (
             apply_attributes_patch,
             patch_needs_stored_attributes,
             validate_patch,

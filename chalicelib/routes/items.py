@@ -36,10 +36,13 @@ item_routes = Blueprint(__name__)
 
 @route(item_routes, "/items", methods=["POST"], content_types=JSON_TYPES)
 def create_item() -> Response:
-    from chalicelib.items.idempotency import parse_idempotency_key
-
     request = item_routes.current_request
-    key = parse_idempotency_key(header(request.headers, "idempotency-key"))
+    key = header(request.headers, "idempotency-key")
+    if key is not None:
+        # Imported only for an idempotent create: a plain one (a cold start's) needs none of it.
+        from chalicelib.items.idempotency import parse_idempotency_key
+
+        key = parse_idempotency_key(key)
     body = json_body(request)
     caller = principal(request)
     current = services()

@@ -2,7 +2,8 @@
 
 A GET or POST of an item needs DynamoDB only, and a GET validates nothing: neither creates the S3
 client, and a fresh process that imports the app and serves a GET never imports pydantic, the
-attachment service or the idempotency utility.
+attachment service or the idempotency utility; a POST without ``Idempotency-Key`` imports
+neither the idempotency modules nor the listing's thread pool.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 from localdev.emulator import PROJECT_DIR
 from tests.unit.harness import ENVIRONMENT, ITEMS, UNSET, InProcessApi
@@ -58,7 +60,7 @@ def test_every_client_comes_from_one_botocore_session(api: InProcessApi) -> None
 
 
 # Run in a fresh interpreter: this test process has imported everything already.
-_FRESH_GET = textwrap.dedent(
+_FRESH_REQUEST = textwrap.dedent(
     """
     import json, sys, time
     from moto import mock_aws
@@ -88,13 +90,17 @@ _FRESH_GET = textwrap.dedent(
         principal = {"principal": "editor", "subject": "s", "kind": "person",
                      "permissions": "items/read items/write",
                      "expires_at": str(int(time.time()) + 600), "principalId": "editor"}
-        path = f"/items/{item_id}"
-        event = {"resource": "/items/{item_id}", "path": path, "httpMethod": "GET",
-                 "headers": {}, "multiValueHeaders": {}, "queryStringParameters": None,
+        method = sys.argv[2]
+        resource = "/items/{item_id}" if method == "GET" else "/items"
+        path = f"/items/{item_id}" if method == "GET" else "/items"
+        event = {"resource": resource, "path": path, "httpMethod": method,
+                 "headers": {} if method == "GET" else {"content-type": "application/json"},
+                 "multiValueHeaders": {}, "queryStringParameters": None,
                  "multiValueQueryStringParameters": None,
-                 "pathParameters": {"item_id": item_id}, "stageVariables": None,
-                 "body": None, "isBase64Encoded": False,
-                 "requestContext": {"resourcePath": "/items/{item_id}", "httpMethod": "GET",
+                 "pathParameters": {"item_id": item_id} if method == "GET" else None,
+                 "stageVariables": None,
+                 "body": sys.argv[3] if method == "POST" else None, "isBase64Encoded": False,
+                 "requestContext": {"resourcePath": resource, "httpMethod": method,
                                     "path": "/api" + path, "requestId": "r",
                                     "authorizer": principal}}
         reply = app.app(event, None)
@@ -109,31 +115,59 @@ _FRESH_GET = textwrap.dedent(
 )
 
 
-def test_importing_the_app_and_serving_a_get_imports_no_write_side_module() -> None:
+def _fresh(method: str, body: str = "") -> dict[str, Any]:
+    """Import the app and serve one request in a fresh interpreter; what it imported."""
     environment = {
         key: value for key, value in os.environ.items() if key not in UNSET and key != "PYTHONPATH"
     }
     environment.update(ENVIRONMENT, PYTHONPATH=str(PROJECT_DIR))
     finished = subprocess.run(
-        [sys.executable, "-c", _FRESH_GET, ITEMS],
+        [sys.executable, "-c", _FRESH_REQUEST, ITEMS, method, body],
         cwd=PROJECT_DIR,
         env=environment,
         capture_output=True,
         text=True,
         check=True,
     )
-    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
     assert result["preloaded"] == []  # moto and boto3 do not import them themselves
+    return result
+
+
+def test_importing_the_app_and_serving_a_get_imports_no_write_side_module() -> None:
+    result = _fresh("GET")
     assert result["status"] == 200
     assert result["clients"] == ["dynamodb"]
     imported = set(result["imported"])
     for module in (
         "pydantic",  # the write models: a GET validates no body
+        "pydantic_core",
         "chalicelib.items.models",
+        "chalicelib.items.validation",
         "chalicelib.attachments.service",
         "chalicelib.attachments.storage",
         "aws_lambda_powertools.utilities.idempotency",
+        "concurrent.futures",  # the listing's thread pool: one item is one request
     ):
         assert module not in imported, module
     assert "chalicelib.items.repository" in imported  # the GET did run through the app
     assert "jwt" not in imported  # the authorizer verified the token, not the API function
+
+
+def test_a_cold_create_validates_on_pydantic_core_without_pydantic_or_idempotency() -> None:
+    result = _fresh("POST", json.dumps({"name": "cold", "tags": ["a"], "attributes": {"n": 1}}))
+    assert result["status"] == 201
+    assert result["clients"] == ["dynamodb"]
+    imported = set(result["imported"])
+    # The body was validated, by pydantic's engine alone: not pydantic, not the models.
+    assert {"pydantic_core", "chalicelib.items.validation"} <= imported
+    for module in (
+        "pydantic",
+        "chalicelib.items.models",
+        "chalicelib.validation",  # the documented validators, which import pydantic
+        "chalicelib.items.idempotency",  # no Idempotency-Key: nothing to remember
+        "aws_lambda_powertools.utilities.idempotency",
+        "concurrent.futures",  # the listing's thread pool: one item is one request
+    ):
+        assert module not in imported, module
+    assert "jwt" not in imported

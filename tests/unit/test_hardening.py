@@ -197,7 +197,7 @@ def test_every_step_after_parsing_handles_the_deepest_body_parsing_lets_through(
     """Parsing bounds the depth; each later walk of a body (fingerprint, validation, the size
     check's serialization) then runs in a small fraction of the recursion limit."""
     from chalicelib.items.idempotency import fingerprint
-    from chalicelib.items.models import validate_patch, validate_write
+    from chalicelib.items.validation import validate_patch, validate_write
     from chalicelib.jsonio import MAX_FIELD_DEPTH, dumps, parse_json_object
 
     raw = '{"name": "a", "attributes": VALUE}'.replace("VALUE", nested_object(MAX_FIELD_DEPTH))

@@ -17,9 +17,9 @@ from moto import mock_aws
 from chalicelib.cursors import CursorCodec
 from chalicelib.errors import ConflictError, PreconditionFailedError
 from chalicelib.items import service as service_module
-from chalicelib.items.models import validate_patch, validate_write
 from chalicelib.items.repository import ItemRepository
 from chalicelib.items.service import PATCH_ATTEMPTS, PATCH_RETRY_WINDOW_SECONDS, ItemService
+from chalicelib.items.validation import validate_patch, validate_write
 from chalicelib.schema import ITEMS_TABLE
 
 TABLE = "items-patch-conflicts"

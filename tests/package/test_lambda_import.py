@@ -146,11 +146,13 @@ def _packaged(
     emulator: dict[str, str],
     logs: Path,
     *,
+    routes: Any = None,
     xray: XRaySink | None = None,
-) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+) -> Iterator[LambdaFunction]:
     """The packaged ``handler`` in its own process on the clean runtime, once it has imported.
 
-    With ``xray``, tracing is on as in the stack and the X-Ray SDK sends its segments there."""
+    ``routes``: the route table the test client routes with (the API handler's only). With
+    ``xray``, tracing is on as in the stack and the X-Ray SDK sends its segments there."""
     task_root = deployment["task_root"]
     environment = {
         **lambda_environment(
@@ -179,7 +181,7 @@ def _packaged(
         assert process.stdout is not None
         first = process.stdout.readline()
         assert first, f"the packaged app did not import: see {stderr.name}"
-        yield process, json.loads(first)["ready"]
+        yield LambdaFunction(process, routes or {}, json.loads(first)["ready"], Path(stderr.name))
     finally:
         if process.stdin:
             process.stdin.close()
@@ -218,8 +220,10 @@ def function(
 ) -> Iterator[LambdaFunction]:
     """The API handler (``app.app``)."""
     logs = tmp_path_factory.mktemp("lambda")
-    with _packaged("app.app", lambda_python, deployment, emulator, logs) as (process, ready):
-        yield LambdaFunction(process, _local_app().routes, ready, logs / "stderr.log")
+    with _packaged(
+        "app.app", lambda_python, deployment, emulator, logs, routes=_local_app().routes
+    ) as packaged:
+        yield packaged
 
 
 @pytest.fixture(scope="session")
@@ -231,9 +235,8 @@ def sweeper(
 ) -> Iterator[LambdaFunction]:
     """The upload confirmation (``app.confirm_upload``), invoked with EventBridge events."""
     logs = tmp_path_factory.mktemp("sweeper")
-    handler = "app.confirm_upload"
-    with _packaged(handler, lambda_python, deployment, emulator, logs) as (process, ready):
-        yield LambdaFunction(process, {}, ready, logs / "stderr.log")
+    with _packaged("app.confirm_upload", lambda_python, deployment, emulator, logs) as packaged:
+        yield packaged
 
 
 @pytest.fixture(scope="session")
@@ -246,8 +249,8 @@ def cleaner(
     """The stream's cleanup (``app.clean_up_removed_records``), invoked with stream records."""
     logs = tmp_path_factory.mktemp("cleaner")
     handler = "app.clean_up_removed_records"
-    with _packaged(handler, lambda_python, deployment, emulator, logs) as (process, ready):
-        yield LambdaFunction(process, {}, ready, logs / "stderr.log")
+    with _packaged(handler, lambda_python, deployment, emulator, logs) as packaged:
+        yield packaged
 
 
 @pytest.fixture(scope="session")
@@ -261,11 +264,11 @@ def traced(
     logs = tmp_path_factory.mktemp("traced")
     xray = XRaySink()
     try:
-        with _packaged("app.app", lambda_python, deployment, emulator, logs, xray=xray) as (
-            process,
-            ready,
-        ):
-            yield LambdaFunction(process, _local_app().routes, ready, logs / "stderr.log"), xray
+        routes = _local_app().routes
+        with _packaged(
+            "app.app", lambda_python, deployment, emulator, logs, routes=routes, xray=xray
+        ) as packaged:
+            yield packaged, xray
     finally:
         xray.close()
 
@@ -282,8 +285,8 @@ def token_authorizer(
     logs = tmp_path_factory.mktemp("authorizer")
     handler = "chalicelib.routes.authorizer.authorize"
     trusting = {**emulator, "AUTH_TRUSTED_ISSUERS": ISSUER.trusted_issuers()}
-    with _packaged(handler, lambda_python, deployment, trusting, logs) as (process, ready):
-        yield LambdaFunction(process, {}, ready, logs / "stderr.log")
+    with _packaged(handler, lambda_python, deployment, trusting, logs) as packaged:
+        yield packaged
 
 
 @pytest.fixture
